@@ -1,0 +1,85 @@
+package api
+
+import (
+	"crypto/rand"
+	"errors"
+	"net/http"
+
+	"github.com/chatbridge/chatbridge/internal/chat"
+	"github.com/chatbridge/chatbridge/internal/ws"
+)
+
+// postMessage is the body of POST /messages.
+type postMessage struct {
+	ConversationID  string  `json:"conversation_id" validate:"required,ident"`
+	Content         string  `json:"content" validate:"required,content"`
+	ClientMessageID *string `json:"client_message_id" validate:"omitempty,clientid"`
+}
+
+// messageAccepted is the 202 answer of POST /messages.
+type messageAccepted struct {
+	ClientMessageID string `json:"client_message_id"`
+	Status          string `json:"status"`
+}
+
+// newClientMessageID returns a random id that fits the client_message_id rule.
+func newClientMessageID() string {
+	return "cb-" + rand.Text()
+}
+
+func (s *Server) handlePostMessage() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body postMessage
+		if p := decodeBody(r, &body, false); p != nil {
+			writeProblem(w, p)
+			return
+		}
+		id := newClientMessageID()
+		if body.ClientMessageID != nil {
+			id = *body.ClientMessageID
+		}
+		err := s.cfg.Chat.SendMessage(r.Context(), chat.OutgoingMessage{
+			ConversationID: body.ConversationID, Content: body.Content, ClientMessageID: id})
+		if err != nil {
+			writeProblem(w, s.sendProblem(err))
+			return
+		}
+		writeJSON(w, http.StatusAccepted, messageAccepted{ClientMessageID: id, Status: "sent"})
+	})
+}
+
+// sendProblem is the answer when a frame could not go upstream.
+func (s *Server) sendProblem(err error) *Problem {
+	if errors.Is(err, ws.ErrNotConnected) {
+		p := newProblem(http.StatusServiceUnavailable, "upstream-unavailable", "the upstream chat server is not connected")
+		p.retryAfter = s.cfg.Retry
+		return p
+	}
+	s.log.Warn("send upstream failed", "err", err)
+	p := newProblem(http.StatusServiceUnavailable, "upstream-unavailable", "the frame could not be written upstream")
+	p.retryAfter = s.cfg.Retry
+	return p
+}
+
+// postTyping is the body of POST /typing.
+type postTyping struct {
+	ConversationID string `json:"conversation_id" validate:"required,ident"`
+	IsTyping       *bool  `json:"is_typing" validate:"required"`
+}
+
+func (s *Server) handlePostTyping() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body postTyping
+		if p := decodeBody(r, &body, false); p != nil {
+			writeProblem(w, p)
+			return
+		}
+		err := s.cfg.Chat.SendTyping(r.Context(), chat.OutgoingTyping{
+			ConversationID: body.ConversationID, IsTyping: *body.IsTyping})
+		if err != nil {
+			writeProblem(w, s.sendProblem(err))
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}

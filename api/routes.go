@@ -1,0 +1,60 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/chatbridge/chatbridge/internal/chat"
+)
+
+// Handler returns the bridge's whole HTTP surface (API.md, "HTTP API"). It is the only place
+// that names a path; openapi.yaml documents exactly these routes.
+func (s *Server) Handler() http.Handler {
+	r := chi.NewRouter()
+	r.NotFound(notFound)
+	r.MethodNotAllowed(methodNotAllowed)
+	r.Use(s.recoverPanics)
+
+	r.Method(http.MethodPost, "/messages", s.handlePostMessage())
+	r.Method(http.MethodPost, "/typing", s.handlePostTyping())
+	r.Method(http.MethodPost, "/calls/{call_id}/accept", s.handleCall(chat.TypeCallAccept))
+	r.Method(http.MethodPost, "/calls/{call_id}/reject", s.handleCall(chat.TypeCallReject))
+	r.Method(http.MethodPost, "/calls/{call_id}/end", s.handleCall(chat.TypeCallEnd))
+
+	r.Method(http.MethodGet, "/connection", s.handleGetConnection())
+	r.Method(http.MethodPut, "/connection", s.handlePutConnection())
+	r.Method(http.MethodDelete, "/connection", s.handleDeleteConnection())
+
+	r.Method(http.MethodGet, "/events", s.handleEvents())
+	r.Method(http.MethodGet, "/events/{topic}", s.handleTopicEvents())
+
+	r.Method(http.MethodGet, "/healthz", s.handleHealthz())
+	r.Method(http.MethodGet, "/readyz", s.handleReadyz())
+	r.Method(http.MethodGet, "/openapi.yaml", s.handleOpenAPI())
+	return r
+}
+
+// recoverPanics turns a handler panic into a 500 problem and a log line, instead of a dropped
+// connection. http.ErrAbortHandler passes through, as net/http expects.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("handler panic", "method", r.Method, "route", chi.RouteContext(r.Context()).RoutePattern())
+				writeProblem(w, newProblem(http.StatusInternalServerError, "internal", "the bridge failed to answer; see its log"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) handleOpenAPI() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(s.cfg.OpenAPI)
+	})
+}

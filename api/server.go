@@ -1,0 +1,87 @@
+package api
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/chatbridge/chatbridge/internal/chat"
+	"github.com/chatbridge/chatbridge/internal/hub"
+)
+
+// Chat is what the API needs to send into the chat: *chat.Service provides it.
+type Chat interface {
+	SendMessage(ctx context.Context, m chat.OutgoingMessage) error
+	SendTyping(ctx context.Context, t chat.OutgoingTyping) error
+	SendCall(ctx context.Context, action string, c chat.OutgoingCall) error
+}
+
+// Connection is what the API needs to show and steer the upstream connection.
+type Connection interface {
+	// State is the current upstream connection state.
+	State() chat.ConnectionState
+	// SetToken makes the bridge (re)connect with token from now on.
+	SetToken(token string)
+	// Disconnect closes the upstream connection and keeps it closed until SetToken.
+	Disconnect()
+}
+
+// Config holds the API's dependencies and settings. Zero values take the documented defaults.
+type Config struct {
+	Chat       Chat        // required
+	Connection Connection  // required
+	Topics     *hub.Hub    // required
+	Logger     *slog.Logger
+	// OpenAPI is the document served at /openapi.yaml.
+	OpenAPI []byte
+	// KeepAlive is the interval of the ": keep-alive" comment on idle streams. Default 15s.
+	KeepAlive time.Duration
+	// StreamWriteTimeout bounds every write to an SSE stream; a client that does not take the
+	// bytes within it is disconnected. Default 10s.
+	StreamWriteTimeout time.Duration
+	// Retry is the reconnection delay suggested to EventSource clients. Default 2s.
+	Retry time.Duration
+	// MaxStreams caps concurrent SSE streams; beyond it the API answers 503. Default 1000.
+	MaxStreams int
+}
+
+// Server serves the HTTP API. Its handler is safe for concurrent use. Close ends every open
+// stream; call it before http.Server.Shutdown, which does not end streaming handlers itself.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+
+	// streamsCtx is cancelled by Close: every SSE handler watches it.
+	streamsCtx  context.Context
+	stopStreams context.CancelFunc
+	open        chan struct{} // one token per open stream, capacity MaxStreams
+}
+
+// New returns a Server with cfg's defaults filled in.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.KeepAlive <= 0 {
+		cfg.KeepAlive = 15 * time.Second
+	}
+	if cfg.StreamWriteTimeout <= 0 {
+		cfg.StreamWriteTimeout = 10 * time.Second
+	}
+	if cfg.Retry <= 0 {
+		cfg.Retry = 2 * time.Second
+	}
+	if cfg.MaxStreams <= 0 {
+		cfg.MaxStreams = 1000
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{cfg: cfg, log: cfg.Logger, streamsCtx: ctx, stopStreams: cancel,
+		open: make(chan struct{}, cfg.MaxStreams)}
+}
+
+// Close makes every open SSE stream end; http.Server.Shutdown then waits for their handlers.
+// It is idempotent and returns at once; streams opened after Close end at once.
+func (s *Server) Close() {
+	s.stopStreams()
+}

@@ -1,0 +1,245 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/chatbridge/chatbridge/internal/chat"
+	"github.com/chatbridge/chatbridge/internal/hub"
+)
+
+// EventStreamReset is the event that starts a stream whose resume id could not be honoured.
+const EventStreamReset = "stream.reset"
+
+// defaultTopics is what GET /events streams without ?topics=: every topic but raw.
+var defaultTopics = []string{chat.TopicMessages, chat.TopicTyping, chat.TopicPresence,
+	chat.TopicConversations, chat.TopicCalls, chat.TopicErrors, chat.TopicConnection}
+
+// filter keeps the events one stream carries: its topics and, for the conversation-scoped
+// topics, one conversation. It is read by the stream's own goroutine only.
+type filter struct {
+	topics       []string
+	conversation string
+}
+
+func (f *filter) match(e *hub.Event) bool {
+	for _, t := range f.topics {
+		if t == e.Topic {
+			return f.conversation == "" || e.Key == f.conversation || !chat.ConversationScoped(t)
+		}
+	}
+	return false
+}
+
+func (f *filter) has(topic string) bool {
+	for _, t := range f.topics {
+		if t == topic {
+			return true
+		}
+	}
+	return false
+}
+
+// handleTopicEvents serves GET /events/{topic}.
+func (s *Server) handleTopicEvents() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		topic := chi.URLParam(r, "topic")
+		if !chat.IsTopic(topic) {
+			writeProblem(w, unknownTopic(topic))
+			return
+		}
+		s.serveStream(w, r, []string{topic})
+	})
+}
+
+// handleEvents serves GET /events?topics=a,b: several topics on one connection.
+func (s *Server) handleEvents() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		topics, p := parseTopics(r.URL.Query()["topics"])
+		if p != nil {
+			writeProblem(w, p)
+			return
+		}
+		s.serveStream(w, r, topics)
+	})
+}
+
+// parseTopics reads the topics query values (comma separated, possibly repeated); none means
+// defaultTopics.
+func parseTopics(values []string) ([]string, *Problem) {
+	if len(values) == 0 {
+		return defaultTopics, nil
+	}
+	var topics []string
+	for _, v := range values {
+		for _, t := range strings.Split(v, ",") {
+			t = strings.TrimSpace(t)
+			if t == "" {
+				continue
+			}
+			if !chat.IsTopic(t) {
+				return nil, unknownTopic(t)
+			}
+			if !contains(topics, t) {
+				topics = append(topics, t)
+			}
+		}
+	}
+	if len(topics) == 0 {
+		p := newProblem(http.StatusBadRequest, "invalid-query", "topics names no topic")
+		p.Errors = []FieldError{{Field: "topics", Message: "topics must list one or more of " + strings.Join(chat.Topics, ", ")}}
+		return nil, p
+	}
+	return topics, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func unknownTopic(t string) *Problem {
+	if len(t) > 64 {
+		t = t[:64] + "..."
+	}
+	return newProblem(http.StatusNotFound, "unknown-topic",
+		strconv.Quote(t)+" is not a topic; topics are "+strings.Join(chat.Topics, ", "))
+}
+
+// serveStream runs one SSE stream until the client leaves, the stream falls too far behind, or
+// the Server is closed. It is the only goroutine of the stream.
+func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, topics []string) {
+	f := &filter{topics: topics}
+	if conv, ok := r.URL.Query()["conversation_id"]; ok {
+		if len(conv) != 1 || !validIdent(conv[0]) {
+			p := newProblem(http.StatusBadRequest, "invalid-query", "conversation_id is not a valid conversation id")
+			p.Errors = []FieldError{{Field: "conversation_id", Message: "conversation_id " + ruleMessages["ident"]}}
+			writeProblem(w, p)
+			return
+		}
+		f.conversation = conv[0]
+	}
+	select {
+	case s.open <- struct{}{}:
+		defer func() { <-s.open }()
+	default:
+		p := newProblem(http.StatusServiceUnavailable, "too-many-streams", "the bridge serves as many streams as it may; retry later")
+		p.retryAfter = s.cfg.Retry
+		writeProblem(w, p)
+		return
+	}
+
+	lastID := r.Header.Get("Last-Event-ID") // an EventSource's own reconnect: newer than the URL's
+	if lastID == "" {
+		lastID = r.URL.Query().Get("last_event_id")
+	}
+	sub := s.cfg.Topics.Subscribe(f.match, lastID)
+	defer sub.Close()
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+
+	st := &stream{w: w, rc: http.NewResponseController(w), timeout: s.cfg.StreamWriteTimeout}
+	st.buf = append(st.buf, "retry: "...)
+	st.buf = strconv.AppendInt(st.buf, s.cfg.Retry.Milliseconds(), 10)
+	st.buf = append(st.buf, "\n\n"...)
+	if reason := sub.Reset(); reason != "" {
+		data, _ := json.Marshal(map[string]string{"reason": reason})
+		st.event(sub.StartID(), EventStreamReset, data)
+	}
+	if f.has(chat.TopicConnection) {
+		data, _ := json.Marshal(s.cfg.Connection.State())
+		st.event("", chat.EventConnectionState, data)
+	}
+	if st.flush() != nil {
+		return
+	}
+
+	keepAlive := time.NewTicker(s.cfg.KeepAlive)
+	defer keepAlive.Stop()
+	var batch []*hub.Event
+	for {
+		var err error
+		batch, err = sub.Poll(batch[:0])
+		if err != nil {
+			if errors.Is(err, hub.ErrCut) {
+				s.log.Debug("stream cut: client fell behind", "topics", strings.Join(topics, ","))
+			}
+			return
+		}
+		if len(batch) > 0 {
+			for _, e := range batch {
+				st.buf = append(st.buf, e.Wire...)
+			}
+			clear(batch) // let the ring's events go
+			if st.flush() != nil {
+				return
+			}
+			continue
+		}
+		select {
+		case <-sub.Ready():
+		case <-keepAlive.C:
+			st.buf = append(st.buf, ": keep-alive\n\n"...)
+			if st.flush() != nil {
+				return
+			}
+		case <-r.Context().Done():
+			return
+		case <-s.streamsCtx.Done():
+			return
+		}
+	}
+}
+
+// stream batches the bytes of one SSE response and writes them with a deadline.
+type stream struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+	buf     []byte
+}
+
+// event appends one event; id "" writes none (the client keeps its last id).
+func (st *stream) event(id, name string, data []byte) {
+	if id != "" {
+		st.buf = append(st.buf, "id: "...)
+		st.buf = append(st.buf, id...)
+		st.buf = append(st.buf, '\n')
+	}
+	st.buf = append(st.buf, "event: "...)
+	st.buf = append(st.buf, name...)
+	st.buf = append(st.buf, "\ndata: "...)
+	st.buf = append(st.buf, data...)
+	st.buf = append(st.buf, "\n\n"...)
+}
+
+// flush writes and flushes what is buffered; an error means the client is gone or too slow.
+func (st *stream) flush() error {
+	if err := st.rc.SetWriteDeadline(time.Now().Add(st.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	_, err := st.w.Write(st.buf)
+	if err == nil {
+		err = st.rc.Flush()
+	}
+	if cap(st.buf) > 64<<10 {
+		st.buf = nil // a large replay should not pin its buffer for the stream's life
+	} else {
+		st.buf = st.buf[:0]
+	}
+	return err
+}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	chatbridge "github.com/chatbridge/chatbridge"
+	"github.com/chatbridge/chatbridge/api"
+	"github.com/chatbridge/chatbridge/internal/chat"
+	"github.com/chatbridge/chatbridge/internal/hub"
+	"github.com/chatbridge/chatbridge/internal/ws"
+)
+
+// shutdownTimeout bounds the graceful part of a shutdown; streams end at its start.
+const shutdownTimeout = 5 * time.Second
+
+// serve runs the bridge until ctx is done. Start order: logger, demo upstream (when no
+// --upstream), upstream client (validates the URL), listener, then the goroutines. Shutdown
+// order (fixed): stop accepting and end the SSE streams (http.Server.Shutdown, which calls
+// api.Server.Close), close the upstream with a 1000 close frame, stop the demo server, close the
+// topics.
+func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
+	log := newLogger(cfg, stderr)
+
+	upstreamURL, token := cfg.Upstream, cfg.Token
+	var demoUp *demoUpstream
+	if upstreamURL == "" {
+		d, err := startDemoUpstream(log)
+		if err != nil {
+			return err
+		}
+		defer d.close()
+		demoUp = d
+		upstreamURL = d.url
+		if token == "" && cfg.TokenFile == "" {
+			token = d.token
+		}
+	}
+
+	tokens := newTokenSource(token, cfg.TokenFile)
+	topics := hub.New(hub.Config{History: cfg.History})
+	defer topics.Close()
+	var svc *chat.Service
+	tokenIn := ws.TokenInQuery
+	if cfg.TokenIn == "header" {
+		tokenIn = ws.TokenInHeader
+	}
+	client, err := ws.New(ws.Config{
+		URL: upstreamURL, Token: tokens, TokenIn: tokenIn,
+		Heartbeat: cfg.Heartbeat, PongTimeout: cfg.PongTimeout,
+		ReconnectMin: cfg.ReconnectMin, ReconnectMax: cfg.ReconnectMax,
+		PingFrame: chat.PingFrame,
+		OnMessage: func(frame []byte) { svc.HandleFrame(frame) },
+		OnState: func(st ws.Status) {
+			svc.HandleState(st)
+		},
+		Logger: log.With("component", "upstream"),
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "bridge: invalid value for flag -upstream: %v\n", err)
+		return &usageError{err.Error()}
+	}
+	svc = chat.NewService(chat.Config{Topics: topics, Transport: client, Logger: log.With("component", "chat")})
+	apiSrv := api.New(api.Config{
+		Chat: svc, Connection: &upstream{client: client, tokens: tokens}, Topics: topics,
+		Logger: log.With("component", "api"), OpenAPI: chatbridge.OpenAPI, MaxStreams: cfg.MaxStreams,
+	})
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	httpSrv := &http.Server{
+		Handler:           apiSrv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	httpSrv.RegisterOnShutdown(apiSrv.Close)
+
+	upCtx, stopUpstream := context.WithCancel(context.Background())
+	defer stopUpstream()
+	upDone := make(chan error, 1)
+	go func() { upDone <- client.Run(upCtx) }()
+	srvDone := make(chan error, 1)
+	go func() { srvDone <- httpSrv.Serve(ln) }()
+
+	addr := "http://" + ln.Addr().String()
+	log.Info("listening on "+addr, "url", addr)
+	if demoUp != nil {
+		log.Info("open " + addr + "/ in a browser to chat with the demo bots")
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-srvDone:
+		serveErr = fmt.Errorf("serve http: %w", serveErr)
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := httpSrv.Shutdown(shutdownCtx); err != nil {
+		log.Warn("http shutdown incomplete", "err", err)
+		_ = httpSrv.Close()
+	}
+	if serveErr == nil {
+		if err := <-srvDone; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			serveErr = fmt.Errorf("serve http: %w", err)
+		}
+	}
+	stopUpstream()
+	if err := <-upDone; err != nil {
+		log.Warn("upstream client stopped with an error", "err", err)
+	}
+	log.Info("stopped")
+	return serveErr
+}
+
+// newLogger builds the process logger on stderr from --log-format and --log-level.
+func newLogger(cfg *config, stderr io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: parseLevel(cfg.LogLevel)}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(stderr, opts))
+}
+
+// parseLevel returns the slog level of a --log-level value, or nil when it names none.
+func parseLevel(s string) slog.Leveler {
+	switch s {
+	case "debug":
+		return slog.LevelDebug
+	case "info":
+		return slog.LevelInfo
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return nil
+}

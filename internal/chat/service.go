@@ -1,0 +1,201 @@
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/chatbridge/chatbridge/internal/hub"
+	"github.com/chatbridge/chatbridge/internal/ws"
+)
+
+// EventConnectionState is the event name of the bridge's own connection state on the connection topic.
+const EventConnectionState = "connection.state"
+
+// EventRaw is the event name of every frame on the raw topic.
+const EventRaw = "raw"
+
+// PingFrame is the heartbeat frame the bridge sends upstream (PROTOCOL.md, "Client -> server types").
+var PingFrame = []byte(`{"type":"ping","payload":{}}`)
+
+// Transport is what the chat layer needs from the upstream connection: *ws.Client provides it.
+type Transport interface {
+	// Send writes one frame upstream, or fails at once when there is no connection.
+	Send(ctx context.Context, frame []byte) error
+}
+
+// Publisher is what the chat layer needs from the topics: *hub.Hub provides it.
+type Publisher interface {
+	Publish(topic, typ, key string, data []byte) *hub.Event
+}
+
+// Config configures a Service. Zero values take the documented defaults.
+type Config struct {
+	Topics    Publisher // required
+	Transport Transport // required before the first Send
+	Logger    *slog.Logger
+	// MaxCalls bounds the memory of which conversation an open call belongs to (used to filter
+	// call.accepted/rejected/ended by conversation). Default 1000; the oldest is forgotten first.
+	MaxCalls int
+}
+
+// Service routes upstream frames into topics and turns operations into upstream frames.
+// Every method is safe for concurrent use. HandleFrame and HandleState never block on browsers.
+type Service struct {
+	topics Publisher
+	tr     Transport
+	log    *slog.Logger
+	stats  *counters
+
+	mu        sync.Mutex // guards callConv and callOrder
+	maxCalls  int
+	callConv  map[string]string
+	callOrder []string
+}
+
+// NewService returns a Service with cfg's defaults filled in.
+func NewService(cfg Config) *Service {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.MaxCalls <= 0 {
+		cfg.MaxCalls = 1000
+	}
+	return &Service{topics: cfg.Topics, tr: cfg.Transport, log: cfg.Logger, stats: newCounters(),
+		maxCalls: cfg.MaxCalls, callConv: make(map[string]string)}
+}
+
+// HandleFrame takes one upstream text frame: every frame that is a JSON object with a type goes to
+// the raw topic unchanged; a well-formed frame of a known type also goes to its own topic. A
+// malformed frame is counted and logged without its content. HandleFrame is meant to be the
+// ws.Config.OnMessage callback; it never blocks on subscribers.
+func (s *Service) HandleFrame(frame []byte) {
+	env, err := DecodeEnvelope(frame)
+	if env.Type != "" {
+		s.topics.Publish(TopicRaw, EventRaw, "", compact(frame))
+	}
+	if err != nil {
+		s.rejected(err, len(frame))
+		return
+	}
+	r, known, err := Route(env)
+	if !known {
+		s.stats.received("unknown")
+		return
+	}
+	if err != nil {
+		s.rejected(err, len(frame))
+		return
+	}
+	s.stats.received(r.Type)
+	if r.Topic == "" {
+		return
+	}
+	if r.CallID != "" {
+		r.Key = s.callKey(r)
+	}
+	s.topics.Publish(r.Topic, r.Type, r.Key, r.Data)
+}
+
+func (s *Service) rejected(err error, size int) {
+	var m *MalformedError
+	errors.As(err, &m)
+	s.stats.malformed()
+	s.log.Warn("malformed upstream frame", "type", m.Type, "reason", m.Reason, "bytes", size)
+}
+
+// callKey remembers the conversation of an incoming call and finds it for later call events,
+// so the conversation_id filter also works for call.accepted, call.rejected and call.ended.
+func (s *Service) callKey(r Routed) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch r.Type {
+	case TypeCallIncoming:
+		if _, ok := s.callConv[r.CallID]; !ok {
+			s.callOrder = append(s.callOrder, r.CallID)
+		}
+		s.callConv[r.CallID] = r.Key
+		for len(s.callOrder) > s.maxCalls {
+			delete(s.callConv, s.callOrder[0])
+			s.callOrder = s.callOrder[1:]
+		}
+		return r.Key
+	case TypeCallEnded, TypeCallRejected:
+		key := s.callConv[r.CallID]
+		delete(s.callConv, r.CallID) // callOrder keeps the id until it ages out; harmless
+		return key
+	default:
+		return s.callConv[r.CallID]
+	}
+}
+
+// ConnectionState is the JSON form of the upstream connection state, as GET /connection and the
+// connection.state event show it.
+type ConnectionState struct {
+	State       string     `json:"state"`
+	Since       time.Time  `json:"since"`
+	Attempt     int        `json:"attempt"`
+	NextRetryAt *time.Time `json:"next_retry_at,omitempty"`
+	LastError   string     `json:"last_error,omitempty"`
+}
+
+// ConnectionStateOf converts a ws.Status into its JSON form.
+func ConnectionStateOf(st ws.Status) ConnectionState {
+	cs := ConnectionState{State: string(st.State), Since: st.Since.UTC(), Attempt: st.Attempt,
+		LastError: st.LastError}
+	if !st.NextRetryAt.IsZero() {
+		t := st.NextRetryAt.UTC()
+		cs.NextRetryAt = &t
+	}
+	return cs
+}
+
+// HandleState publishes a connection state change on the connection topic. It is meant to be the
+// ws.Config.OnState callback.
+func (s *Service) HandleState(st ws.Status) {
+	data, _ := json.Marshal(ConnectionStateOf(st)) // plain struct: cannot fail
+	s.topics.Publish(TopicConnection, EventConnectionState, "", data)
+}
+
+// SendMessage sends a chat message upstream. It fails at once when the upstream is not connected.
+func (s *Service) SendMessage(ctx context.Context, m OutgoingMessage) error {
+	return s.send(ctx, TypeChatMessage, m)
+}
+
+// SendTyping sends a typing indicator upstream. It fails at once when the upstream is not connected.
+func (s *Service) SendTyping(ctx context.Context, t OutgoingTyping) error {
+	return s.send(ctx, TypeTypingIndicator, t)
+}
+
+// SendCall sends a call action (TypeCallAccept, TypeCallReject or TypeCallEnd) upstream.
+func (s *Service) SendCall(ctx context.Context, action string, c OutgoingCall) error {
+	switch action {
+	case TypeCallAccept, TypeCallReject, TypeCallEnd:
+	default:
+		return fmt.Errorf("send %s: not a call action", action)
+	}
+	if action == TypeCallAccept {
+		c.Reason = ""
+	}
+	return s.send(ctx, action, c)
+}
+
+func (s *Service) send(ctx context.Context, typ string, payload any) error {
+	frame, err := Encode(typ, payload)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", typ, err)
+	}
+	if err := s.tr.Send(ctx, frame); err != nil {
+		return fmt.Errorf("send %s: %w", typ, err)
+	}
+	s.stats.sent(typ)
+	return nil
+}
+
+// Stats returns the frame counters since the Service was made.
+func (s *Service) Stats() Stats { return s.stats.snapshot() }
