@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/chatbridge/chatbridge/internal/ws"
 )
 
 // config is the command line of `bridge` (API.md, "Command line"), after flags and variables.
@@ -138,6 +140,12 @@ func (c *config) check() string {
 		return "flag -reconnect-min must not exceed -reconnect-max"
 	case c.Listen == "":
 		return "flag -listen must not be empty"
+	}
+	if c.Upstream != "" {
+		// ws.New checks the URL the way the client will use it; its errors are redacted.
+		if _, err := ws.New(ws.Config{URL: c.Upstream, Token: ws.StaticToken("")}); err != nil {
+			return fmt.Sprintf("invalid value for flag -upstream: %v", err)
+		}
 	}
 	return ""
 }

@@ -62,9 +62,8 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		},
 		Logger: log.With("component", "upstream"),
 	})
-	if err != nil {
-		fmt.Fprintf(stderr, "bridge: invalid value for flag -upstream: %v\n", err)
-		return &usageError{err.Error()}
+	if err != nil { // parseConfig checked the URL already; this is a bug if it happens
+		return fmt.Errorf("upstream client: %w", err)
 	}
 	svc = chat.NewService(chat.Config{Topics: topics, Transport: client, Logger: log.With("component", "chat")})
 	apiSrv := api.New(api.Config{

@@ -1,0 +1,153 @@
+package ws
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// TokenPlacement says where the access token goes on the handshake.
+type TokenPlacement int
+
+const (
+	// TokenInQuery (the default) adds ?token=ACCESS_TOKEN, keeping the URL's
+	// other query parameters.
+	TokenInQuery TokenPlacement = iota
+	// TokenInHeader sends Authorization: Bearer ACCESS_TOKEN instead.
+	TokenInHeader
+)
+
+// Defaults filled in by New for zero Config fields.
+const (
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultHeartbeat        = 25 * time.Second
+	DefaultPongTimeout      = 10 * time.Second
+	DefaultReconnectMin     = 500 * time.Millisecond
+	DefaultReconnectMax     = 30 * time.Second
+	DefaultStableAfter      = 10 * time.Second
+	DefaultWriteTimeout     = 10 * time.Second
+	DefaultReadLimit        = 1 << 20
+	DefaultTokenPoll        = time.Second
+)
+
+// Config configures a Client. Zero fields get the documented defaults in New;
+// negative durations or limits are rejected. New copies the Config; changing it
+// afterwards has no effect.
+//
+// Retry number n after a failure waits a uniform random delay in
+// [ReconnectMin, min(ReconnectMax, ReconnectMin*2^n)] (full jitter over a
+// growing window, floored at ReconnectMin), or the server's Retry-After on a
+// 429/503 handshake answer (capped at 10 minutes).
+type Config struct {
+	URL              string         // ws:// or wss:// upstream URL, without the token; required
+	Token            TokenSource    // required; asked before every dial
+	TokenIn          TokenPlacement // default TokenInQuery
+	HandshakeTimeout time.Duration  // default 10s
+	Heartbeat        time.Duration  // default 25s: send PingFrame every Heartbeat
+	PongTimeout      time.Duration  // default 10s: nothing received this long after a ping => dead connection
+	PingFrame        []byte         // text frame sent as heartbeat; nil => a WebSocket ping control frame
+	ReconnectMin     time.Duration  // default 500ms
+	ReconnectMax     time.Duration  // default 30s (raised to ReconnectMin if smaller)
+	StableAfter      time.Duration  // default 10s: a connection that lived this long resets the attempt counter
+	WriteTimeout     time.Duration  // default 10s: write deadline of every write
+	ReadLimit        int64          // default 1 MiB: a bigger frame fails the read (close 1009) and reconnects
+	TokenPoll        time.Duration  // default 1s: how often the token source is re-asked while idle or unauthorized
+
+	// OnMessage gets every text frame, from the connection's reader goroutine, in
+	// arrival order. It must not block long (the heartbeat counts a blocked reader
+	// as silence). Each frame is a fresh slice the callee may keep.
+	OnMessage func([]byte)
+	// OnState gets every state change, in order, from one goroutine at a time (the
+	// Run goroutine). It must not block long; it may call Status, Reconnect and
+	// Disconnect (they do not block) but not Send or Run.
+	OnState func(Status)
+	// Logger receives the client's logs; nil discards them.
+	Logger *slog.Logger
+	// Proxy chooses an HTTP proxy per dial; nil means http.ProxyFromEnvironment.
+	Proxy func(*http.Request) (*url.URL, error)
+}
+
+// withDefaults validates cfg, fills its zero fields and parses its URL. The
+// error text never holds the URL's query or userinfo.
+func (cfg Config) withDefaults() (Config, *url.URL, error) {
+	u, err := parseUpstreamURL(cfg.URL)
+	if err != nil {
+		return cfg, nil, err
+	}
+	if cfg.Token == nil {
+		return cfg, nil, errors.New("ws: config: Token is required")
+	}
+	if cfg.TokenIn != TokenInQuery && cfg.TokenIn != TokenInHeader {
+		return cfg, nil, fmt.Errorf("ws: config: unknown TokenIn %d", cfg.TokenIn)
+	}
+	durations := []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"HandshakeTimeout", &cfg.HandshakeTimeout, DefaultHandshakeTimeout},
+		{"Heartbeat", &cfg.Heartbeat, DefaultHeartbeat},
+		{"PongTimeout", &cfg.PongTimeout, DefaultPongTimeout},
+		{"ReconnectMin", &cfg.ReconnectMin, DefaultReconnectMin},
+		{"ReconnectMax", &cfg.ReconnectMax, DefaultReconnectMax},
+		{"StableAfter", &cfg.StableAfter, DefaultStableAfter},
+		{"WriteTimeout", &cfg.WriteTimeout, DefaultWriteTimeout},
+		{"TokenPoll", &cfg.TokenPoll, DefaultTokenPoll},
+	}
+	for _, d := range durations {
+		if *d.v < 0 {
+			return cfg, nil, fmt.Errorf("ws: config: %s must not be negative", d.name)
+		}
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	cfg.ReconnectMax = max(cfg.ReconnectMax, cfg.ReconnectMin)
+	if cfg.ReadLimit < 0 {
+		return cfg, nil, errors.New("ws: config: ReadLimit must not be negative")
+	}
+	if cfg.ReadLimit == 0 {
+		cfg.ReadLimit = DefaultReadLimit
+	}
+	if cfg.OnMessage == nil {
+		cfg.OnMessage = func([]byte) {}
+	}
+	if cfg.OnState == nil {
+		cfg.OnState = func(Status) {}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Proxy == nil {
+		cfg.Proxy = http.ProxyFromEnvironment
+	}
+	cfg.PingFrame = append([]byte(nil), cfg.PingFrame...)
+	return cfg, u, nil
+}
+
+// parseUpstreamURL parses and checks a ws/wss URL. Its errors name only the
+// redacted URL: a *url.Error would print the whole text, query token included.
+func parseUpstreamURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		var inner error = err
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			inner = ue.Err
+		}
+		return nil, fmt.Errorf("ws: config: upstream URL: %w",
+			&url.Error{Op: "parse", URL: redactRawURL(raw), Err: inner})
+	}
+	safe := redactURL(u)
+	switch {
+	case u.Scheme != "ws" && u.Scheme != "wss":
+		return nil, fmt.Errorf("ws: config: upstream URL %q: scheme must be ws or wss", safe)
+	case u.Host == "":
+		return nil, fmt.Errorf("ws: config: upstream URL %q: missing host", safe)
+	case u.User != nil:
+		return nil, fmt.Errorf("ws: config: upstream URL %q: userinfo is not allowed", safe)
+	}
+	return u, nil
+}

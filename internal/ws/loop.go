@@ -1,0 +1,119 @@
+package ws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// step makes one pass of the Run loop: obtain a token, dial, run the connection
+// until it ends, then wait as the outcome requires. Run goroutine only; it
+// returns early when ctx ends.
+func (c *Client) step(ctx context.Context, l *loopState) {
+	// Take the change channel before reading the token so a Set in between
+	// still wakes the wait below.
+	var changed <-chan struct{}
+	if n, ok := c.cfg.Token.(tokenNotifier); ok {
+		changed = n.Changed()
+	}
+	token, err := c.cfg.Token.Token(ctx)
+	if ctx.Err() != nil {
+		return
+	}
+	switch {
+	case err != nil || token == "":
+		st := Status{State: StateIdle}
+		if err != nil {
+			st.LastError = redactError(fmt.Errorf("get token: %w", err), c.safeURL, "").Error()
+		}
+		c.setStatus(st)
+		c.wait(ctx, c.cfg.TokenPoll, changed, l)
+		return
+	case token == l.rejected:
+		c.setStatus(Status{State: StateUnauthorized, Attempt: l.failures, LastError: l.lastErr})
+		c.wait(ctx, c.cfg.TokenPoll, changed, l)
+		return
+	}
+	l.rejected = ""
+	c.setStatus(Status{State: StateConnecting, Attempt: l.failures, LastError: l.lastErr})
+	c.log.Debug("dialing upstream", "attempt", l.failures+1, "url", c.safeURL)
+	conn, err := c.dial(ctx, token)
+	if err != nil {
+		if ctx.Err() == nil {
+			c.failed(ctx, l, token, err)
+		}
+		return
+	}
+	c.serve(ctx, l, token, conn)
+}
+
+// failed records a failed attempt or a lost connection. An auth failure parks
+// the loop in state unauthorized (the next step waits for a different token);
+// anything else waits for the backoff delay, or for the server's Retry-After.
+func (c *Client) failed(ctx context.Context, l *loopState, token string, err error) {
+	l.failures++
+	l.lastErr = err.Error()
+	if errors.Is(err, ErrUnauthorized) {
+		l.rejected = token
+		c.setStatus(Status{State: StateUnauthorized, Attempt: l.failures, LastError: l.lastErr})
+		return
+	}
+	d, ok := retryAfterOf(err)
+	if !ok {
+		d = c.backoff.delay(l.failures)
+	}
+	c.setStatus(Status{
+		State:       StateReconnecting,
+		Attempt:     l.failures,
+		NextRetryAt: time.Now().Add(d),
+		LastError:   l.lastErr,
+	})
+	c.wait(ctx, d, nil, l)
+}
+
+// serve runs one connection until it fails, ctx ends or a command arrives.
+// A command or the end of ctx closes it cleanly (close 1000); a failure is
+// handed to failed. Returns after the connection's goroutines have ended.
+func (c *Client) serve(ctx context.Context, l *loopState, token string, conn *websocket.Conn) {
+	s := startSession(conn, &c.cfg)
+	up := time.Now()
+	c.mu.Lock()
+	c.cur = s
+	c.mu.Unlock()
+	l.lastErr = ""
+	c.setStatus(Status{State: StateConnected})
+
+	cmd := cmdNone
+wait:
+	for {
+		select {
+		case <-s.dead:
+			break wait
+		case <-ctx.Done():
+			break wait
+		case <-c.wake:
+			if cmd = c.takeCommand(); cmd != cmdNone {
+				break wait
+			}
+		}
+	}
+
+	c.mu.Lock()
+	c.cur = nil
+	c.mu.Unlock()
+	if cmd != cmdNone || ctx.Err() != nil {
+		s.close(websocket.CloseNormalClosure)
+	} else {
+		s.wait()
+	}
+	if time.Since(up) >= c.cfg.StableAfter {
+		l.failures = 0
+	}
+	if ctx.Err() != nil || l.apply(cmd) {
+		return
+	}
+	c.failed(ctx, l, token, classifyDrop(s.err, c.safeURL, token))
+}

@@ -1,0 +1,206 @@
+package ws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// ErrNotConnected is returned by Send while there is no live connection.
+var ErrNotConnected = errors.New("ws: not connected")
+
+// errPongTimeout ends a connection on which nothing arrived within PongTimeout
+// after a heartbeat.
+var errPongTimeout = errors.New("no frame from upstream within the pong timeout after a heartbeat")
+
+// errClosedByClient ends a connection the client itself chose to close.
+var errClosedByClient = errors.New("closed by the client")
+
+// closeGrace bounds how long a clean close waits for the upstream to answer
+// the close frame before the socket is closed anyway.
+const closeGrace = time.Second
+
+// writeReq is one Send handed to the writer goroutine.
+type writeReq struct {
+	frame []byte
+	done  chan error // buffered 1; the writer answers exactly once
+}
+
+// session is one live connection with its reader and writer goroutines. The
+// Run goroutine owns it: startSession starts both goroutines; they exit when
+// the connection fails (fail closes dead and the socket) and close waits for
+// them. Only the writer goroutine writes data frames; the Run goroutine's close
+// frame and the reader's pong answers go through WriteControl, which gorilla
+// allows concurrently.
+type session struct {
+	conn *websocket.Conn
+	cfg  *Config
+
+	sendq      chan writeReq
+	dead       chan struct{} // closed by fail
+	readerDone chan struct{} // closed when the reader goroutine returns
+	once       sync.Once
+	err        error // why the session ended; set by fail before dead closes
+	activity   atomic.Uint64
+	wg         sync.WaitGroup
+}
+
+// startSession configures conn and starts its reader and writer goroutines.
+func startSession(conn *websocket.Conn, cfg *Config) *session {
+	s := &session{
+		conn:       conn,
+		cfg:        cfg,
+		sendq:      make(chan writeReq),
+		dead:       make(chan struct{}),
+		readerDone: make(chan struct{}),
+	}
+	conn.SetReadLimit(cfg.ReadLimit)
+	conn.SetPongHandler(func(string) error {
+		s.activity.Add(1)
+		return nil
+	})
+	conn.SetPingHandler(func(data string) error {
+		s.activity.Add(1)
+		err := conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(cfg.WriteTimeout))
+		if ne, ok := errors.AsType[net.Error](err); errors.Is(err, websocket.ErrCloseSent) || (ok && ne.Timeout()) {
+			return nil // as gorilla's default handler: a missed pong is not fatal
+		}
+		return err
+	})
+	s.wg.Add(2)
+	go s.readLoop()
+	go s.writeLoop()
+	return s
+}
+
+// fail ends the session with err (the first call wins): the socket is closed,
+// which unblocks the reader and any write in progress.
+func (s *session) fail(err error) {
+	s.once.Do(func() {
+		s.err = err
+		close(s.dead)
+		s.conn.Close()
+	})
+}
+
+// readLoop delivers text frames until the first read error; gorilla forbids
+// reading again after one, so the session is over then.
+func (s *session) readLoop() {
+	defer s.wg.Done()
+	defer close(s.readerDone)
+	for {
+		mt, data, err := s.conn.ReadMessage()
+		if err != nil {
+			s.fail(fmt.Errorf("read frame: %w", err))
+			return
+		}
+		s.activity.Add(1)
+		if mt == websocket.TextMessage {
+			s.cfg.OnMessage(data)
+		}
+	}
+}
+
+// writeLoop serialises Send requests and heartbeats, and declares the
+// connection dead when nothing arrived within PongTimeout after a heartbeat.
+// It returns when the session fails.
+func (s *session) writeLoop() {
+	defer s.wg.Done()
+	heartbeat := time.NewTicker(s.cfg.Heartbeat)
+	defer heartbeat.Stop()
+	var (
+		pongDue  <-chan time.Time // non-nil while a heartbeat awaits any answer
+		seenAtHB uint64           // activity count when that heartbeat was sent
+	)
+	for {
+		select {
+		case <-s.dead:
+			return
+		case req := <-s.sendq:
+			err := s.write(req.frame)
+			req.done <- err
+			if err != nil {
+				s.fail(fmt.Errorf("write frame: %w", err))
+				return
+			}
+		case <-heartbeat.C:
+			if pongDue == nil {
+				seenAtHB = s.activity.Load()
+				pongDue = time.After(s.cfg.PongTimeout)
+			}
+			if err := s.ping(); err != nil {
+				s.fail(fmt.Errorf("write heartbeat: %w", err))
+				return
+			}
+		case <-pongDue:
+			pongDue = nil
+			if s.activity.Load() == seenAtHB {
+				s.fail(errPongTimeout)
+				return
+			}
+		}
+	}
+}
+
+// write sends one text frame under the write deadline. Writer goroutine only.
+func (s *session) write(frame []byte) error {
+	if err := s.conn.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout)); err != nil {
+		return err
+	}
+	return s.conn.WriteMessage(websocket.TextMessage, frame)
+}
+
+// ping sends the heartbeat: PingFrame as text, or a ping control frame.
+func (s *session) ping() error {
+	if len(s.cfg.PingFrame) == 0 {
+		return s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.cfg.WriteTimeout))
+	}
+	return s.write(s.cfg.PingFrame)
+}
+
+// send hands frame to the writer and waits for the outcome. Safe for
+// concurrent use.
+func (s *session) send(ctx context.Context, frame []byte) error {
+	req := writeReq{frame: frame, done: make(chan error, 1)}
+	select {
+	case s.sendq <- req:
+	case <-s.dead:
+		return ErrNotConnected
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// close ends the session cleanly: a close frame with code, a bounded wait for
+// the upstream's answer (the reader then ends), then the socket is closed and
+// both goroutines are waited for. It is a no-op beyond the wait if the session
+// already failed. Run goroutine only.
+func (s *session) close(code int) {
+	msg := websocket.FormatCloseMessage(code, "")
+	if err := s.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(s.cfg.WriteTimeout)); err == nil {
+		t := time.NewTimer(closeGrace)
+		select {
+		case <-s.readerDone:
+		case <-s.dead:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	s.fail(errClosedByClient)
+	s.wg.Wait()
+}
+
+// wait blocks until both goroutines have returned. Run goroutine only.
+func (s *session) wait() { s.wg.Wait() }
