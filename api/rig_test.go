@@ -101,9 +101,11 @@ type testConnection struct {
 	tokens *ws.SettableToken
 }
 
-func (c *testConnection) State() chat.ConnectionState { return chat.ConnectionStateOf(c.client.Status()) }
-func (c *testConnection) SetToken(token string)       { c.tokens.Set(token); c.client.Reconnect() }
-func (c *testConnection) Disconnect()                 { c.client.Disconnect() }
+func (c *testConnection) State() chat.ConnectionState {
+	return chat.ConnectionStateOf(c.client.Status())
+}
+func (c *testConnection) SetToken(token string) { c.tokens.Set(token); c.client.Reconnect() }
+func (c *testConnection) Disconnect()           { c.client.Disconnect() }
 
 // exchange is one request and its answer, as a test saw them.
 type exchange struct {

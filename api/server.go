@@ -29,9 +29,9 @@ type Connection interface {
 
 // Config holds the API's dependencies and settings. Zero values take the documented defaults.
 type Config struct {
-	Chat       Chat        // required
-	Connection Connection  // required
-	Topics     *hub.Hub    // required
+	Chat       Chat       // required
+	Connection Connection // required
+	Topics     *hub.Hub   // required
 	Logger     *slog.Logger
 	// OpenAPI is the document served at /openapi.yaml.
 	OpenAPI []byte

@@ -169,7 +169,9 @@ func TestMalformedFramesAreCountedAndSurvived(t *testing.T) {
 		r.demo.SendRaw(demo.DemoUser, []byte(b))
 	}
 	r.demo.SendRaw(demo.DemoUser, []byte(`{"type":"user.status","payload":{"user_id":"after","status":"online"}}`))
-	all.await(t, func(e *hub.Event) bool { return e.Topic == TopicPresence && strings.Contains(string(e.Data), `"after"`) })
+	all.await(t, func(e *hub.Event) bool {
+		return e.Topic == TopicPresence && strings.Contains(string(e.Data), `"after"`)
+	})
 
 	if st := r.svc.Stats(); st.Malformed != uint64(len(bad)) {
 		t.Errorf("Malformed = %d, want %d", st.Malformed, len(bad))
@@ -190,7 +192,9 @@ func TestMalformedKnownTypeGoesToRawOnly(t *testing.T) {
 	if e.Topic != TopicRaw || !strings.Contains(string(e.Data), `"no id"`) {
 		t.Fatalf("first event = %s %s, want the malformed frame on raw", e.Topic, e.Data)
 	}
-	e = all.await(t, func(e *hub.Event) bool { return e.Topic != TopicRaw && e.Topic != TopicConnection && e.Topic != TopicPresence && e.Topic != TopicConversations })
+	e = all.await(t, func(e *hub.Event) bool {
+		return e.Topic != TopicRaw && e.Topic != TopicConnection && e.Topic != TopicPresence && e.Topic != TopicConversations
+	})
 	if e.Topic != TopicErrors {
 		t.Fatalf("a malformed chat.message reached %s: %s", e.Topic, e.Data)
 	}
