@@ -153,6 +153,9 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, topics []st
 	w.WriteHeader(http.StatusOK)
 
 	st := &stream{w: w, rc: http.NewResponseController(w), timeout: s.cfg.StreamWriteTimeout}
+	// A client that stopped reading blocks the write in progress; when the hub cuts it off, end
+	// that write at once instead of waiting for the write deadline.
+	sub.OnCut(func() { _ = st.rc.SetWriteDeadline(time.Now()) })
 	st.buf = append(st.buf, "retry: "...)
 	st.buf = strconv.AppendInt(st.buf, s.cfg.Retry.Milliseconds(), 10)
 	st.buf = append(st.buf, "\n\n"...)
