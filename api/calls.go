@@ -29,13 +29,14 @@ func (s *Server) handleCall(action string) http.Handler {
 		if action == chat.TypeCallAccept {
 			dst = &struct{}{}
 		}
-		if p := decodeBody(r, dst, true); p != nil {
-			writeProblem(w, p)
-			return
+		p := decodeBody(r, dst, true)
+		if !validIdent(callID) && (p == nil || p.Status == http.StatusUnprocessableEntity) {
+			if p == nil {
+				p = newProblem(http.StatusUnprocessableEntity, "validation", "the request breaks the input rules")
+			}
+			p.Errors = append([]FieldError{{Field: "call_id", Message: "call_id " + ruleMessages["ident"]}}, p.Errors...)
 		}
-		if !validIdent(callID) {
-			p := newProblem(http.StatusUnprocessableEntity, "validation", "the request breaks the input rules")
-			p.Errors = []FieldError{{Field: "call_id", Message: "call_id " + ruleMessages["ident"]}}
+		if p != nil {
 			writeProblem(w, p)
 			return
 		}

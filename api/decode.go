@@ -41,6 +41,9 @@ func decodeBody(r *http.Request, dst any, allowEmpty bool) *Problem {
 	if !utf8.Valid(body) {
 		return newProblem(http.StatusBadRequest, "malformed-body", "the body is not valid UTF-8")
 	}
+	if bytes.TrimSpace(body)[0] != '{' {
+		return newProblem(http.StatusBadRequest, "malformed-body", "the body must be a JSON object")
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {

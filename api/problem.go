@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/go-chi/chi/v5"
 )
 
 // FieldError names one broken input rule; Field is the name as it appears in the JSON body
@@ -58,7 +61,20 @@ func notFound(w http.ResponseWriter, r *http.Request) {
 	writeProblem(w, newProblem(http.StatusNotFound, "not-found", "no such resource: "+r.URL.Path))
 }
 
-func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	writeProblem(w, newProblem(http.StatusMethodNotAllowed, "method-not-allowed",
-		r.Method+" is not allowed on "+r.URL.Path))
+// methodNotAllowed answers 405 with the Allow header RFC 9110 requires, listing the methods
+// that mux routes for the path.
+func methodNotAllowed(mux chi.Routes) http.HandlerFunc {
+	methods := []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+		http.MethodPatch, http.MethodDelete, http.MethodOptions}
+	return func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range methods {
+			if mux.Match(chi.NewRouteContext(), m, r.URL.Path) {
+				allow = append(allow, m)
+			}
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeProblem(w, newProblem(http.StatusMethodNotAllowed, "method-not-allowed",
+			r.Method+" is not allowed on "+r.URL.Path))
+	}
 }

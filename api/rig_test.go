@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -149,6 +148,3 @@ func (r *rig) postJSON(t *testing.T, path, body string) exchange {
 	t.Helper()
 	return r.do(t, http.MethodPost, path, "application/json", body)
 }
-
-// bodyReader lets a test build a request body from bytes.
-func bodyReader(b []byte) io.Reader { return bytes.NewReader(b) }

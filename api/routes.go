@@ -13,7 +13,7 @@ import (
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.NotFound(notFound)
-	r.MethodNotAllowed(methodNotAllowed)
+	r.MethodNotAllowed(methodNotAllowed(r))
 	r.Use(s.recoverPanics)
 
 	r.Method(http.MethodPost, "/messages", s.handlePostMessage())

@@ -98,7 +98,7 @@ func validContent(s string) bool {
 }
 
 func validToken(s string) bool {
-	if s == "" || len(s) > 4096 {
+	if s == "" || utf8.RuneCountInString(s) > 4096 {
 		return false
 	}
 	for _, r := range s {
