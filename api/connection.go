@@ -28,6 +28,7 @@ type connectionView struct {
 func (s *Server) connectionView() connectionView {
 	st := s.cfg.Connection.State()
 	v := connectionView{State: st.State, Since: st.Since.Format(timeFormat), Attempt: st.Attempt, LastError: st.LastError}
+	v.Outbox.Queued = s.cfg.Chat.Queued()
 	if st.NextRetryAt != nil {
 		t := st.NextRetryAt.Format(timeFormat)
 		v.NextRetryAt = &t

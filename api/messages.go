@@ -38,13 +38,21 @@ func (s *Server) handlePostMessage() http.Handler {
 		if body.ClientMessageID != nil {
 			id = *body.ClientMessageID
 		}
-		err := s.cfg.Chat.SendMessage(r.Context(), chat.OutgoingMessage{
+		status, err := s.cfg.Chat.Submit(r.Context(), chat.OutgoingMessage{
 			ConversationID: body.ConversationID, Content: body.Content, ClientMessageID: id})
-		if err != nil {
-			writeProblem(w, s.sendProblem(err))
+		if errors.Is(err, chat.ErrOutboxFull) {
+			p := newProblem(http.StatusServiceUnavailable, "outbox-full",
+				"too many messages wait for the upstream; retry later")
+			p.retryAfter = s.cfg.Retry
+			writeProblem(w, p)
 			return
 		}
-		writeJSON(w, http.StatusAccepted, messageAccepted{ClientMessageID: id, Status: "sent"})
+		if err != nil {
+			s.log.Error("accept message", "err", err)
+			writeProblem(w, newProblem(http.StatusInternalServerError, "internal", "the message could not be stored"))
+			return
+		}
+		writeJSON(w, http.StatusAccepted, messageAccepted{ClientMessageID: id, Status: status})
 	})
 }
 

@@ -54,7 +54,9 @@ func newRig(t *testing.T, opts ...rigOption) *rig {
 		t.Fatal(err)
 	}
 	r.client = client
-	r.svc = chat.NewService(chat.Config{Topics: r.topics, Transport: client})
+	if r.svc, err = chat.NewService(chat.Config{Topics: r.topics, Transport: client}); err != nil {
+		t.Fatal(err)
+	}
 	cfg := Config{Chat: r.svc, Connection: &testConnection{client: client, tokens: r.tokens},
 		Topics: r.topics, OpenAPI: chatbridge.OpenAPI}
 	for _, o := range opts {
@@ -67,13 +69,16 @@ func newRig(t *testing.T, opts ...rigOption) *rig {
 	r.url = srv.URL
 
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = client.Run(ctx) }()
+	done := make(chan struct{}, 2)
+	go func() { defer func() { done <- struct{}{} }(); _ = client.Run(ctx) }()
+	go func() { defer func() { done <- struct{}{} }(); _ = r.svc.Run(ctx) }()
 	t.Cleanup(func() {
 		r.api.Close()
 		srv.Close()
 		cancel()
 		<-done
+		<-done
+		_, _ = r.svc.Close()
 		_ = d.Close()
 		up.Close()
 		r.topics.Close()

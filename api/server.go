@@ -12,7 +12,10 @@ import (
 
 // Chat is what the API needs to send into the chat: *chat.Service provides it.
 type Chat interface {
-	SendMessage(ctx context.Context, m chat.OutgoingMessage) error
+	// Submit accepts a message for exactly-once delivery and says its status.
+	Submit(ctx context.Context, m chat.OutgoingMessage) (status string, err error)
+	// Queued is how many messages wait for the upstream.
+	Queued() int
 	SendTyping(ctx context.Context, t chat.OutgoingTyping) error
 	SendCall(ctx context.Context, action string, c chat.OutgoingCall) error
 }

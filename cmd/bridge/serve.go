@@ -47,11 +47,15 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	topics := hub.New(hub.Config{History: cfg.History})
 	defer topics.Close()
 	var svc *chat.Service
+	var (
+		err    error
+		client *ws.Client
+	)
 	tokenIn := ws.TokenInQuery
 	if cfg.TokenIn == "header" {
 		tokenIn = ws.TokenInHeader
 	}
-	client, err := ws.New(ws.Config{
+	client, err = ws.New(ws.Config{
 		URL: upstreamURL, Token: tokens, TokenIn: tokenIn,
 		Heartbeat: cfg.Heartbeat, PongTimeout: cfg.PongTimeout,
 		ReconnectMin: cfg.ReconnectMin, ReconnectMax: cfg.ReconnectMax,
@@ -65,7 +69,12 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	if err != nil { // parseConfig checked the URL already; this is a bug if it happens
 		return fmt.Errorf("upstream client: %w", err)
 	}
-	svc = chat.NewService(chat.Config{Topics: topics, Transport: client, Logger: log.With("component", "chat")})
+	svc, err = chat.NewService(chat.Config{Topics: topics, Transport: client, Logger: log.With("component", "chat"),
+		OutboxCapacity: cfg.Outbox, StateDir: cfg.StateDir})
+	if err != nil {
+		return err // outbox.ErrLocked says which directory another bridge holds
+	}
+	defer closeOutbox(svc, cfg.StateDir, log)
 	apiSrv := api.New(api.Config{
 		Chat: svc, Connection: &upstream{client: client, tokens: tokens}, Topics: topics,
 		Logger: log.With("component", "api"), OpenAPI: chatbridge.OpenAPI, MaxStreams: cfg.MaxStreams,
@@ -88,6 +97,10 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	defer stopUpstream()
 	upDone := make(chan error, 1)
 	go func() { upDone <- client.Run(upCtx) }()
+	outboxCtx, stopOutbox := context.WithCancel(context.Background())
+	defer stopOutbox()
+	outboxDone := make(chan error, 1)
+	go func() { outboxDone <- svc.Run(outboxCtx) }()
 	srvDone := make(chan error, 1)
 	go func() { srvDone <- httpSrv.Serve(ln) }()
 
@@ -119,8 +132,23 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	if err := <-upDone; err != nil {
 		log.Warn("upstream client stopped with an error", "err", err)
 	}
+	stopOutbox()
+	if err := <-outboxDone; err != nil {
+		log.Warn("outbox stopped with an error", "err", err)
+	}
 	log.Info("stopped")
 	return serveErr
+}
+
+// closeOutbox closes the outbox at the end of serve and says what a memory-only outbox loses.
+func closeOutbox(svc *chat.Service, stateDir string, log *slog.Logger) {
+	lost, err := svc.Close()
+	if err != nil {
+		log.Error("close the outbox", "err", err)
+	}
+	if lost > 0 && stateDir == "" {
+		log.Warn("messages still waiting for the upstream are lost; run with --state-dir to keep them across restarts", "lost", lost)
+	}
 }
 
 // newLogger builds the process logger on stderr from --log-format and --log-level.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/internal/hub"
+	"github.com/chatbridge/chatbridge/internal/outbox"
 	"github.com/chatbridge/chatbridge/internal/ws"
 )
 
@@ -34,14 +35,25 @@ type Publisher interface {
 	Publish(topic, typ, key string, data []byte) *hub.Event
 }
 
+// EventMessageStatus is the event name of a sent message's delivery status on the messages topic.
+const EventMessageStatus = "message.status"
+
+// ErrOutboxFull is returned by Submit when --outbox messages already wait for the upstream.
+var ErrOutboxFull = outbox.ErrFull
+
 // Config configures a Service. Zero values take the documented defaults.
 type Config struct {
 	Topics    Publisher // required
-	Transport Transport // required before the first Send
+	Transport Transport // required
 	Logger    *slog.Logger
 	// MaxCalls bounds the memory of which conversation an open call belongs to (used to filter
 	// call.accepted/rejected/ended by conversation). Default 1000; the oldest is forgotten first.
 	MaxCalls int
+	// OutboxCapacity is how many messages may wait for the upstream. Default 1000.
+	OutboxCapacity int
+	// StateDir keeps the outbox in a file there, so that accepted messages survive a crash;
+	// "" keeps it in memory.
+	StateDir string
 }
 
 // Service routes upstream frames into topics and turns operations into upstream frames.
@@ -51,6 +63,7 @@ type Service struct {
 	tr     Transport
 	log    *slog.Logger
 	stats  *counters
+	outbox *outbox.Outbox
 
 	mu        sync.Mutex // guards callConv and callOrder
 	maxCalls  int
@@ -58,17 +71,43 @@ type Service struct {
 	callOrder []string
 }
 
-// NewService returns a Service with cfg's defaults filled in.
-func NewService(cfg Config) *Service {
+// NewService returns a Service with cfg's defaults filled in, and opens its outbox: with a
+// StateDir, the messages a previous run accepted and did not deliver are queued again. It fails
+// when the state directory cannot be used (outbox.ErrLocked: another bridge has it).
+// Run must be running for queued messages to go upstream; Close releases the outbox.
+func NewService(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if cfg.MaxCalls <= 0 {
 		cfg.MaxCalls = 1000
 	}
-	return &Service{topics: cfg.Topics, tr: cfg.Transport, log: cfg.Logger, stats: newCounters(),
+	s := &Service{topics: cfg.Topics, tr: cfg.Transport, log: cfg.Logger, stats: newCounters(),
 		maxCalls: cfg.MaxCalls, callConv: make(map[string]string)}
+	ob, err := outbox.Open(outbox.Config{
+		Sender: upstreamSender{s}, Capacity: cfg.OutboxCapacity, Dir: cfg.StateDir,
+		OnUpdate: s.publishStatus, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.outbox = ob
+	return s, nil
 }
+
+// Run sends queued messages upstream whenever the upstream is connected. It returns when ctx is
+// done, after its goroutines have ended.
+func (s *Service) Run(ctx context.Context) error { return s.outbox.Run(ctx) }
+
+// Close releases the outbox. Without a StateDir, messages still waiting are lost: Close returns
+// how many. It is idempotent.
+func (s *Service) Close() (lost int, err error) { return s.outbox.Close() }
+
+// Queued is how many messages wait for the upstream (queued, or sent and not yet echoed).
+func (s *Service) Queued() int { return s.outbox.Depth() }
+
+// Outbox gives read access to the outbox, for metrics.
+func (s *Service) Outbox() *outbox.Outbox { return s.outbox }
 
 // HandleFrame takes one upstream text frame: every frame that is a JSON object with a type goes to
 // the raw topic unchanged; a well-formed frame of a known type also goes to its own topic. A
@@ -100,6 +139,31 @@ func (s *Service) HandleFrame(frame []byte) {
 		r.Key = s.callKey(r)
 	}
 	s.topics.Publish(r.Topic, r.Type, r.Key, r.Data)
+	switch v := r.Value.(type) {
+	case *Message:
+		if v.ClientMessageID != "" {
+			s.outbox.Ack(v.ClientMessageID) // the echo is the acknowledgement
+		}
+	case *ErrorFrame:
+		if v.Ref != "" {
+			s.outbox.Fail(v.Ref, v.Code+": "+v.Message)
+		}
+	}
+}
+
+// MessageStatus is the data of a message.status event.
+type MessageStatus struct {
+	ClientMessageID string `json:"client_message_id"`
+	ConversationID  string `json:"conversation_id"`
+	Status          string `json:"status"`
+	Error           string `json:"error,omitempty"`
+}
+
+// publishStatus is the outbox's OnUpdate: every status change goes on the messages topic.
+func (s *Service) publishStatus(u outbox.Update) {
+	data, _ := json.Marshal(MessageStatus{ClientMessageID: u.Message.ClientMessageID,
+		ConversationID: u.Message.ConversationID, Status: string(u.Status), Error: u.Error}) // plain struct
+	s.topics.Publish(TopicMessages, EventMessageStatus, u.Message.ConversationID, data)
 }
 
 func (s *Service) rejected(err error, size int) {
@@ -160,11 +224,29 @@ func ConnectionStateOf(st ws.Status) ConnectionState {
 func (s *Service) HandleState(st ws.Status) {
 	data, _ := json.Marshal(ConnectionStateOf(st)) // plain struct: cannot fail
 	s.topics.Publish(TopicConnection, EventConnectionState, "", data)
+	s.outbox.SetConnected(st.State == ws.StateConnected)
 }
 
-// SendMessage sends a chat message upstream. It fails at once when the upstream is not connected.
-func (s *Service) SendMessage(ctx context.Context, m OutgoingMessage) error {
-	return s.send(ctx, TypeChatMessage, m)
+// Submit accepts a chat message for delivery: it is written upstream now when the upstream is
+// connected (status "sent"), else queued until it is ("queued"); it leaves the outbox when the
+// upstream echoes its client_message_id. A client_message_id the bridge already holds or
+// recently delivered is not sent again: Submit answers its current status ("queued", "sent",
+// "delivered" or "failed"). It fails with ErrOutboxFull when the outbox is full.
+func (s *Service) Submit(ctx context.Context, m OutgoingMessage) (status string, err error) {
+	st, err := s.outbox.Submit(ctx, outbox.Message{ClientMessageID: m.ClientMessageID,
+		ConversationID: m.ConversationID, Content: m.Content, AcceptedAt: time.Now().UTC()})
+	if err != nil {
+		return "", fmt.Errorf("submit message: %w", err)
+	}
+	return string(st), nil
+}
+
+// upstreamSender writes outbox messages upstream: the outbox's Sender.
+type upstreamSender struct{ s *Service }
+
+func (u upstreamSender) SendMessage(ctx context.Context, m outbox.Message) error {
+	return u.s.send(ctx, TypeChatMessage, OutgoingMessage{ConversationID: m.ConversationID,
+		Content: m.Content, ClientMessageID: m.ClientMessageID})
 }
 
 // SendTyping sends a typing indicator upstream. It fails at once when the upstream is not connected.

@@ -47,12 +47,14 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	r.client = client
-	r.svc = NewService(Config{Topics: r.topics, Transport: client})
+	r.svc = newService(t, Config{Topics: r.topics, Transport: client})
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = client.Run(ctx) }()
+	done := make(chan struct{}, 2)
+	go func() { defer func() { done <- struct{}{} }(); _ = client.Run(ctx) }()
+	go func() { defer func() { done <- struct{}{} }(); _ = r.svc.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
+		<-done
 		<-done
 		_ = d.Close()
 		srv.Close()
@@ -92,6 +94,17 @@ func (tp *tap) await(t *testing.T, ok func(*hub.Event) bool) *hub.Event {
 		}
 		tp.pending = evs
 	}
+}
+
+// newService is NewService that fails the test on error and closes the Service at cleanup.
+func newService(t *testing.T, cfg Config) *Service {
+	t.Helper()
+	svc, err := NewService(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = svc.Close() })
+	return svc
 }
 
 func (r *rig) waitConnected(t *testing.T) {
@@ -204,8 +217,8 @@ func TestOperationsReachTheUpstream(t *testing.T) {
 	r := newRig(t)
 	r.waitConnected(t)
 	ctx := t.Context()
-	if err := r.svc.SendMessage(ctx, OutgoingMessage{ConversationID: "general", Content: "hello", ClientMessageID: "k-1"}); err != nil {
-		t.Fatal(err)
+	if status, err := r.svc.Submit(ctx, OutgoingMessage{ConversationID: "general", Content: "hello", ClientMessageID: "k-1"}); err != nil || status != "sent" {
+		t.Fatalf("Submit = %q, %v; want sent", status, err)
 	}
 	if err := r.svc.SendTyping(ctx, OutgoingTyping{ConversationID: "general", IsTyping: true}); err != nil {
 		t.Fatal(err)
@@ -245,17 +258,21 @@ func TestSendWhileDownFailsClearly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := NewService(Config{Topics: topics, Transport: client})
-	err = svc.SendMessage(t.Context(), OutgoingMessage{ConversationID: "c", Content: "x", ClientMessageID: "k"})
+	svc := newService(t, Config{Topics: topics, Transport: client})
+	err = svc.SendTyping(t.Context(), OutgoingTyping{ConversationID: "c", IsTyping: true})
 	if !errors.Is(err, ws.ErrNotConnected) {
-		t.Fatalf("SendMessage while down = %v, want ws.ErrNotConnected", err)
+		t.Fatalf("SendTyping while down = %v, want ws.ErrNotConnected", err)
+	}
+	status, err := svc.Submit(t.Context(), OutgoingMessage{ConversationID: "c", Content: "x", ClientMessageID: "k"})
+	if err != nil || status != "queued" {
+		t.Fatalf("Submit while down = %q, %v; want queued", status, err)
 	}
 }
 
 func TestCallEventsCarryTheirConversation(t *testing.T) {
 	topics := hub.New(hub.Config{})
 	defer topics.Close()
-	svc := NewService(Config{Topics: topics, MaxCalls: 2})
+	svc := newService(t, Config{Topics: topics, MaxCalls: 2})
 	sub := topics.Subscribe(func(e *hub.Event) bool { return e.Topic == TopicCalls && e.Key == "c1" }, "")
 	defer sub.Close()
 	svc.HandleFrame([]byte(`{"type":"call.incoming","payload":{"call_id":"k1","conversation_id":"c1","caller_id":"b","media":"audio"}}`))

@@ -1,0 +1,162 @@
+package outbox
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Submit accepts m for delivery upstream. It validates nothing about the
+// content (the HTTP layer does).
+//
+// When m.ClientMessageID is already known, waiting or remembered, Submit
+// returns its current status (queued, sent, delivered or failed) and nil, and
+// sends nothing more (m's other fields are ignored). Else, when Capacity
+// messages wait, it returns ErrFull. Else it stores m (with Dir: committed and
+// fsynced before Submit returns; a zero AcceptedAt is set to now), emits the
+// queued Update and wakes the flusher. Then, while the upstream is connected
+// and Run is active, it waits until the flusher has written m (StatusSent),
+// the connection went down, Close was called, Run returned or ctx ended
+// (StatusQueued; m stays accepted and is sent later); before the first Run it
+// waits too. Not connected, it returns StatusQueued at
+// once. A new message is thus reported only as queued or sent.
+//
+// Submit is safe for concurrent use; concurrent Submits are ordered as they
+// take the outbox's lock, and that order is the order upstream. It returns
+// ErrClosed after Close, and the storage error (wrapped) when the commit
+// failed, in which case m was not accepted.
+func (o *Outbox) Submit(ctx context.Context, m Message) (Status, error) {
+	if m.AcceptedAt.IsZero() {
+		m.AcceptedAt = time.Now()
+	}
+	o.wmu.Lock()
+	o.mu.Lock()
+	st, known, err := o.admitLocked(m.ClientMessageID)
+	o.mu.Unlock()
+	if known || err != nil {
+		o.wmu.Unlock()
+		return st, err
+	}
+
+	e := &entry{msg: m, status: StatusQueued}
+	if o.store != nil {
+		seq, err := o.store.add(m)
+		if err != nil {
+			o.wmu.Unlock()
+			return "", fmt.Errorf("store message %s: %w", m.ClientMessageID, err)
+		}
+		e.seq = seq
+	}
+
+	o.mu.Lock()
+	o.q.push(e)
+	if o.cursor == nil {
+		o.cursor = e
+	}
+	o.ups.queue(Update{Message: m, Status: StatusQueued})
+	live := !o.halted
+	var written, halt chan struct{}
+	if live {
+		e.waitCh = make(chan struct{})
+		written, halt = e.waitCh, o.halt
+	}
+	o.mu.Unlock()
+	o.wmu.Unlock()
+	o.poke()
+	o.ups.deliver()
+	if !live {
+		return StatusQueued, nil
+	}
+
+	select {
+	case <-written:
+	case <-halt:
+	case <-ctx.Done():
+	}
+	o.mu.Lock()
+	st = e.status
+	o.mu.Unlock()
+	if st == StatusQueued {
+		return StatusQueued, nil
+	}
+	return StatusSent, nil
+}
+
+// admitLocked decides whether a message with this id may be added: known
+// reports an id already held or remembered, with its status.
+func (o *Outbox) admitLocked(id string) (st Status, known bool, err error) {
+	if o.closed {
+		return "", false, ErrClosed
+	}
+	if u, ok := o.lookupLocked(id); ok {
+		return u.Status, true, nil
+	}
+	if o.q.len() >= o.cfg.Capacity {
+		return "", false, ErrFull
+	}
+	return "", false, nil
+}
+
+// Ack records that the upstream echoed the message with this id: it is
+// delivered, removed from the outbox and remembered (with Dir: in one
+// committed transaction), and its delivered Update is emitted (preceded by a
+// sent Update if the echo overtook the flusher's own report of the write).
+// An id that is not waiting (an echo of a message from another device of the
+// user, or a second echo) is a no-op: Ack returns false. Ack is safe for
+// concurrent use.
+func (o *Outbox) Ack(clientMessageID string) bool {
+	return o.finish(clientMessageID, StatusDelivered, "")
+}
+
+// Fail records that the upstream refused the message with this id (an error
+// frame whose ref names it): it is failed, removed from the outbox and
+// remembered, and its failed Update carries reason as Error. An id that is not
+// waiting is a no-op: Fail returns false. Fail is safe for concurrent use.
+func (o *Outbox) Fail(clientMessageID, reason string) bool {
+	return o.finish(clientMessageID, StatusFailed, reason)
+}
+
+// finish moves a waiting message to the remembered set with status st.
+func (o *Outbox) finish(id string, st Status, reason string) bool {
+	o.wmu.Lock()
+	o.mu.Lock()
+	e := o.q.get(id)
+	if o.closed || e == nil {
+		o.mu.Unlock()
+		o.wmu.Unlock()
+		return false
+	}
+	u := Update{Message: e.msg, Status: st, Error: reason}
+	o.mu.Unlock()
+
+	if o.store != nil {
+		if err := o.store.finish(e.seq, u); err != nil {
+			// The message was delivered (or refused) all the same: memory
+			// follows the upstream. After a restart it is resent once more,
+			// which the upstream de-duplicates.
+			o.log.Error("outbox: could not store a status change", "err", err,
+				"client_message_id", id, "status", st)
+		}
+	}
+
+	o.mu.Lock()
+	if st == StatusDelivered && e.status == StatusQueued {
+		o.ups.queue(Update{Message: e.msg, Status: StatusSent})
+	}
+	if o.cursor == e {
+		o.cursor = e.next
+	}
+	if e.sentGen == o.gen && e.sentGen != 0 {
+		o.unacked-- // a window slot frees
+	}
+	o.q.remove(e)
+	e.status = st
+	e.wakeWaiter()
+	o.done.add(u)
+	o.ups.queue(u)
+	o.mu.Unlock()
+	o.wmu.Unlock()
+	o.poke()
+	o.ups.deliver()
+	return true
+}
