@@ -121,6 +121,11 @@ func TestDisconnectAndReconnectThroughTheAPI(t *testing.T) {
 	if status, _ := post(t, b.url+"/typing", `{"conversation_id":"general","is_typing":true}`); status != http.StatusServiceUnavailable {
 		t.Errorf("typing while stopped = %d, want 503", status)
 	}
+	// The outbox is kept while stopped: a message waits and goes out after the reconnect.
+	if status, a := postMessage(t, b.url, "general", "while stopped", "stopped-1"); status != http.StatusAccepted || a.Status != "queued" {
+		t.Errorf("POST while stopped = %d %+v, want 202 queued", status, a)
+	}
+	waitQueued(t, b.url, 1)
 	req, _ = http.NewRequest(http.MethodPut, b.url+"/connection", strings.NewReader(`{"access_token":"`+demo.DemoToken+`"}`))
 	req.Header.Set("Content-Type", "application/json")
 	if resp, err = http.DefaultClient.Do(req); err != nil {
@@ -128,6 +133,10 @@ func TestDisconnectAndReconnectThroughTheAPI(t *testing.T) {
 	}
 	resp.Body.Close()
 	waitState(t, states, "connected")
+	waitQueued(t, b.url, 0)
+	if ids := chatMessages(up); len(ids) != 1 || ids[0] != "stopped-1" {
+		t.Errorf("the upstream received %v, want stopped-1 once", ids)
+	}
 	if up.Dials() != 2 {
 		t.Errorf("dials = %d, want 2", up.Dials())
 	}
