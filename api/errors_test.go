@@ -424,3 +424,16 @@ func TestCallWithBadIDAndBadReasonNamesBoth(t *testing.T) {
 	ex := r.postJSON(t, "/calls/"+strings.Repeat("k", 129)+"/reject", `{"reason":"`+strings.Repeat("r", 501)+`"}`)
 	wantProblem(t, ex, http.StatusUnprocessableEntity, "validation", "call_id", "reason")
 }
+
+func TestWebAppIsServed(t *testing.T) {
+	r := newRig(t)
+	ex := r.do(t, http.MethodGet, "/", "", "")
+	if ex.status != http.StatusOK || !strings.HasPrefix(ex.header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET / = %d %s", ex.status, ex.header.Get("Content-Type"))
+	}
+	ex = r.do(t, http.MethodGet, "/app.js", "", "")
+	if ex.status != http.StatusOK || !strings.HasPrefix(ex.header.Get("Content-Type"), "text/javascript") {
+		t.Fatalf("GET /app.js = %d %s", ex.status, ex.header.Get("Content-Type"))
+	}
+	wantProblem(t, r.do(t, http.MethodGet, "/nope.js", "", ""), http.StatusNotFound, "not-found")
+}

@@ -6,13 +6,25 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/chatbridge/chatbridge/internal/chat"
+	"github.com/chatbridge/chatbridge/web"
 )
 
 // Handler returns the bridge's whole HTTP surface (API.md, "HTTP API"). It is the only place
 // that names a path; openapi.yaml documents exactly these routes.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.NotFound(notFound)
+	app := web.Handler()
+	// The web app's files (/app.js, /app.css, ...) are served where no API route matches; "/"
+	// is routed (and documented) like every endpoint.
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			if web.Has(r.URL.Path) {
+				app.ServeHTTP(w, r)
+				return
+			}
+		}
+		notFound(w, r)
+	})
 	r.MethodNotAllowed(methodNotAllowed(r))
 	r.Use(s.recoverPanics)
 
@@ -32,6 +44,7 @@ func (s *Server) Handler() http.Handler {
 	r.Method(http.MethodGet, "/healthz", s.handleHealthz())
 	r.Method(http.MethodGet, "/readyz", s.handleReadyz())
 	r.Method(http.MethodGet, "/openapi.yaml", s.handleOpenAPI())
+	r.Method(http.MethodGet, "/", app)
 	return r
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/chatbridge/chatbridge/web"
 	"io"
 	"mime"
 	"net/http"
@@ -257,6 +258,9 @@ func specFindings(s *loadedSpec, ex exchange) []string {
 	}
 	if ex.req.Method == http.MethodOptions {
 		return out // CORS preflight: answered by the middleware, not an operation of the API
+	}
+	if ex.req.URL.Path != "/" && web.Has(ex.req.URL.Path) {
+		return out // a file of the web app (/app.js, ...): documented as part of GET /, not an operation
 	}
 
 	req := ex.req.Clone(context.Background())
