@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/chatbridge/chatbridge/web"
 	"io"
 	"mime"
 	"net/http"
@@ -25,6 +24,7 @@ import (
 
 	chatbridge "github.com/chatbridge/chatbridge"
 	"github.com/chatbridge/chatbridge/internal/hub"
+	"github.com/chatbridge/chatbridge/web"
 )
 
 // plannedKey marks an operation of openapi.yaml that is part of the contract but not served yet.
