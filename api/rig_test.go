@@ -58,7 +58,7 @@ func newRig(t *testing.T, opts ...rigOption) *rig {
 		t.Fatal(err)
 	}
 	cfg := Config{Chat: r.svc, Connection: &testConnection{client: client, tokens: r.tokens},
-		Topics: r.topics, OpenAPI: chatbridge.OpenAPI}
+		Topics: r.topics, Snapshots: r.svc.Snapshots(), OpenAPI: chatbridge.OpenAPI}
 	for _, o := range opts {
 		o(&cfg)
 	}

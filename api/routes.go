@@ -26,7 +26,7 @@ func (s *Server) Handler() http.Handler {
 		notFound(w, r)
 	})
 	r.MethodNotAllowed(methodNotAllowed(r))
-	r.Use(s.recoverPanics)
+	r.Use(s.observe, s.recoverPanics, s.cfg.Security.Middleware)
 
 	r.Method(http.MethodPost, "/messages", s.handlePostMessage())
 	r.Method(http.MethodPost, "/typing", s.handlePostTyping())
@@ -38,6 +38,11 @@ func (s *Server) Handler() http.Handler {
 	r.Method(http.MethodPut, "/connection", s.handlePutConnection())
 	r.Method(http.MethodDelete, "/connection", s.handleDeleteConnection())
 
+	r.Method(http.MethodGet, "/conversations", s.handleConversations())
+	r.Method(http.MethodGet, "/conversations/{conversation_id}/messages", s.handleMessages())
+	r.Method(http.MethodGet, "/presence", s.handlePresence())
+	r.Method(http.MethodGet, "/calls", s.handleCalls())
+
 	r.Method(http.MethodGet, "/events", s.handleEvents())
 	r.Method(http.MethodGet, "/events/{topic}", s.handleTopicEvents())
 
@@ -45,6 +50,7 @@ func (s *Server) Handler() http.Handler {
 	r.Method(http.MethodGet, "/readyz", s.handleReadyz())
 	r.Method(http.MethodGet, "/openapi.yaml", s.handleOpenAPI())
 	r.Method(http.MethodGet, "/", app)
+	r.Method(http.MethodGet, "/metrics", s.handleMetrics())
 	return r
 }
 
@@ -70,4 +76,12 @@ func (s *Server) handleOpenAPI() http.Handler {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, _ = w.Write(s.cfg.OpenAPI)
 	})
+}
+
+// handleMetrics serves cfg.Metrics; a Server built without one (tests) has no metrics to show.
+func (s *Server) handleMetrics() http.Handler {
+	if s.cfg.Metrics != nil {
+		return s.cfg.Metrics
+	}
+	return http.HandlerFunc(notFound)
 }

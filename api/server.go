@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/chatbridge/chatbridge/internal/chat"
@@ -35,6 +36,7 @@ type Config struct {
 	Chat       Chat       // required
 	Connection Connection // required
 	Topics     *hub.Hub   // required
+	Snapshots  Snapshots  // required
 	Logger     *slog.Logger
 	// OpenAPI is the document served at /openapi.yaml.
 	OpenAPI []byte
@@ -47,6 +49,13 @@ type Config struct {
 	Retry time.Duration
 	// MaxStreams caps concurrent SSE streams; beyond it the API answers 503. Default 1000.
 	MaxStreams int
+	// ObserveRequest, when set, is told of every request (for metrics).
+	ObserveRequest RequestObserver
+	// Metrics, when set, is served at GET /metrics.
+	Metrics http.Handler
+	// Security holds the Host and Origin allowlists and the optional API token (API.md,
+	// "Security"). Nil means the zero SecurityConfig: loopback Hosts and origins only, no token.
+	Security *Security
 }
 
 // Server serves the HTTP API. Its handler is safe for concurrent use. Close ends every open
@@ -59,6 +68,7 @@ type Server struct {
 	streamsCtx  context.Context
 	stopStreams context.CancelFunc
 	open        chan struct{} // one token per open stream, capacity MaxStreams
+	stats       *streamStats
 }
 
 // New returns a Server with cfg's defaults filled in.
@@ -78,9 +88,12 @@ func New(cfg Config) *Server {
 	if cfg.MaxStreams <= 0 {
 		cfg.MaxStreams = 1000
 	}
+	if cfg.Security == nil {
+		cfg.Security, _ = NewSecurity(SecurityConfig{Logger: cfg.Logger}) // the zero config never fails
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{cfg: cfg, log: cfg.Logger, streamsCtx: ctx, stopStreams: cancel,
-		open: make(chan struct{}, cfg.MaxStreams)}
+		open: make(chan struct{}, cfg.MaxStreams), stats: newStreamStats()}
 }
 
 // Close makes every open SSE stream end; http.Server.Shutdown then waits for their handlers.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -145,6 +146,8 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, topics []st
 	}
 	sub := s.cfg.Topics.Subscribe(f.match, lastID)
 	defer sub.Close()
+	s.stats.opened(topics, lastID != "", sub.Reset() != "")
+	defer s.stats.closed(topics)
 
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -187,10 +190,12 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, topics []st
 			for _, e := range batch {
 				st.buf = append(st.buf, e.Wire...)
 			}
+			n := len(batch)
 			clear(batch) // let the ring's events go
 			if st.flush() != nil {
 				return
 			}
+			s.stats.delivered.Add(uint64(n))
 			continue
 		}
 		select {
@@ -245,4 +250,60 @@ func (st *stream) flush() error {
 		st.buf = st.buf[:0]
 	}
 	return err
+}
+
+// streamStats counts what the SSE streams do, for metrics. Safe for concurrent use.
+type streamStats struct {
+	subscribers map[string]*atomic.Int64 // by topic; fixed keys (chat.Topics), filled by New
+	delivered   atomic.Uint64
+	replays     atomic.Uint64
+	resets      atomic.Uint64
+}
+
+func newStreamStats() *streamStats {
+	st := &streamStats{subscribers: make(map[string]*atomic.Int64, len(chat.Topics))}
+	for _, t := range chat.Topics {
+		st.subscribers[t] = new(atomic.Int64)
+	}
+	return st
+}
+
+func (st *streamStats) opened(topics []string, resumed, reset bool) {
+	for _, t := range topics {
+		st.subscribers[t].Add(1)
+	}
+	switch {
+	case reset:
+		st.resets.Add(1)
+	case resumed:
+		st.replays.Add(1)
+	}
+}
+
+func (st *streamStats) closed(topics []string) {
+	for _, t := range topics {
+		st.subscribers[t].Add(-1)
+	}
+}
+
+// StreamStats is a reading of the SSE counters.
+type StreamStats struct {
+	// Subscribers is the number of open streams that include each topic (a multi-topic stream
+	// counts once for each of its topics).
+	Subscribers map[string]int64
+	// Delivered counts events written to streams.
+	Delivered uint64
+	// Replays counts streams that resumed from an event id; Resets those whose id could not be
+	// honoured (they started with stream.reset).
+	Replays, Resets uint64
+}
+
+// Stats reads the SSE counters. It is safe for concurrent use.
+func (s *Server) Stats() StreamStats {
+	out := StreamStats{Subscribers: make(map[string]int64, len(s.stats.subscribers)),
+		Delivered: s.stats.delivered.Load(), Replays: s.stats.replays.Load(), Resets: s.stats.resets.Load()}
+	for t, n := range s.stats.subscribers {
+		out.Subscribers[t] = n.Load()
+	}
+	return out
 }

@@ -5,10 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/chatbridge/chatbridge/api"
 	"github.com/chatbridge/chatbridge/internal/ws"
 )
 
@@ -141,6 +143,9 @@ func (c *config) check() string {
 	case c.Listen == "":
 		return "flag -listen must not be empty"
 	}
+	if _, err := c.securityConfig(nil); err != nil {
+		return err.Error() // names the flag and the bad value
+	}
 	if c.Upstream != "" {
 		// ws.New checks the URL the way the client will use it; its errors are redacted.
 		if _, err := ws.New(ws.Config{URL: c.Upstream, Token: ws.StaticToken("")}); err != nil {
@@ -212,4 +217,10 @@ func (v *stringList) Set(s string) error {
 		}
 	}
 	return nil
+}
+
+// securityConfig builds the API's Host, Origin and token checks from the flags.
+func (c *config) securityConfig(log *slog.Logger) (*api.Security, error) {
+	return api.NewSecurity(api.SecurityConfig{AllowOrigins: c.AllowOrigins, AllowHosts: c.AllowHosts,
+		APIToken: c.APIToken, Logger: log})
 }

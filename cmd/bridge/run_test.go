@@ -107,7 +107,13 @@ func (b *bridge) shutdown(t *testing.T) error {
 // upstream is a demo chat server for the bridge to connect to, with its faults at hand.
 func newUpstream(t *testing.T) (*demo.Server, string) {
 	t.Helper()
-	d := demo.New(demo.Config{})
+	return newUpstreamWith(t, demo.Config{})
+}
+
+// newUpstreamWith is newUpstream with a demo configuration.
+func newUpstreamWith(t *testing.T, cfg demo.Config) (*demo.Server, string) {
+	t.Helper()
+	d := demo.New(cfg)
 	mux := http.NewServeMux()
 	mux.Handle(demo.Path, d)
 	srv := httptest.NewServer(mux)

@@ -44,6 +44,7 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	}
 
 	tokens := newTokenSource(token, cfg.TokenFile)
+	mx := newMetrics()
 	topics := hub.New(hub.Config{History: cfg.History})
 	defer topics.Close()
 	var svc *chat.Service
@@ -62,6 +63,7 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		PingFrame: chat.PingFrame,
 		OnMessage: func(frame []byte) { svc.HandleFrame(frame) },
 		OnState: func(st ws.Status) {
+			mx.conn.observe(st)
 			svc.HandleState(st)
 		},
 		Logger: log.With("component", "upstream"),
@@ -70,15 +72,25 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		return fmt.Errorf("upstream client: %w", err)
 	}
 	svc, err = chat.NewService(chat.Config{Topics: topics, Transport: client, Logger: log.With("component", "chat"),
-		OutboxCapacity: cfg.Outbox, StateDir: cfg.StateDir})
+		OutboxCapacity: cfg.Outbox, StateDir: cfg.StateDir,
+		Projection:   chat.ProjectionConfig{MaxConversations: cfg.MaxConversations},
+		ObserveFrame: func(d time.Duration) { mx.frameDelay.Observe(d.Seconds()) },
+		ObserveSend:  func(d time.Duration) { mx.sendDelay.Observe(d.Seconds()) },
+	})
 	if err != nil {
 		return err // outbox.ErrLocked says which directory another bridge holds
 	}
 	defer closeOutbox(svc, cfg.StateDir, log)
+	security, err := cfg.securityConfig(log.With("component", "security"))
+	if err != nil { // parseConfig checked the flags already
+		return fmt.Errorf("security config: %w", err)
+	}
 	apiSrv := api.New(api.Config{
-		Chat: svc, Connection: &upstream{client: client, tokens: tokens}, Topics: topics,
+		Chat: svc, Connection: &upstream{client: client, tokens: tokens}, Topics: topics, Snapshots: svc.Snapshots(),
 		Logger: log.With("component", "api"), OpenAPI: chatbridge.OpenAPI, MaxStreams: cfg.MaxStreams,
+		ObserveRequest: mx.observeRequest, Metrics: mx.handler(), Security: security,
 	})
+	mx.watch(client, svc, topics, apiSrv)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

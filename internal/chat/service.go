@@ -33,6 +33,8 @@ type Transport interface {
 // Publisher is what the chat layer needs from the topics: *hub.Hub provides it.
 type Publisher interface {
 	Publish(topic, typ, key string, data []byte) *hub.Event
+	// LastID is the id of the newest event.
+	LastID() string
 }
 
 // EventMessageStatus is the event name of a sent message's delivery status on the messages topic.
@@ -54,6 +56,15 @@ type Config struct {
 	// StateDir keeps the outbox in a file there, so that accepted messages survive a crash;
 	// "" keeps it in memory.
 	StateDir string
+	// Projection bounds the snapshot state; zero values take its defaults (10000
+	// conversations of 200 messages).
+	Projection ProjectionConfig
+	// ObserveFrame, when set, is told how long each well-formed upstream frame took from its
+	// arrival to its publication on its topic (for metrics). It must not block.
+	ObserveFrame func(time.Duration)
+	// ObserveSend, when set, is told how long each message took from its acceptance by Submit
+	// to its write upstream (every write, resends included). It must not block.
+	ObserveSend func(time.Duration)
 }
 
 // Service routes upstream frames into topics and turns operations into upstream frames.
@@ -64,6 +75,13 @@ type Service struct {
 	log    *slog.Logger
 	stats  *counters
 	outbox *outbox.Outbox
+
+	// pubMu makes "publish, then fold into the projection" one step, so that every snapshot's
+	// event_id is exactly the last event it reflects.
+	pubMu sync.Mutex
+	proj  *Projection
+
+	observeFrame, observeSend func(time.Duration)
 
 	mu        sync.Mutex // guards callConv and callOrder
 	maxCalls  int
@@ -83,7 +101,10 @@ func NewService(cfg Config) (*Service, error) {
 		cfg.MaxCalls = 1000
 	}
 	s := &Service{topics: cfg.Topics, tr: cfg.Transport, log: cfg.Logger, stats: newCounters(),
-		maxCalls: cfg.MaxCalls, callConv: make(map[string]string)}
+		maxCalls: cfg.MaxCalls, callConv: make(map[string]string),
+		observeFrame: cfg.ObserveFrame, observeSend: cfg.ObserveSend}
+	cfg.Projection.Start = cfg.Topics.LastID()
+	s.proj = NewProjection(cfg.Projection)
 	ob, err := outbox.Open(outbox.Config{
 		Sender: upstreamSender{s}, Capacity: cfg.OutboxCapacity, Dir: cfg.StateDir,
 		OnUpdate: s.publishStatus, Logger: cfg.Logger,
@@ -106,6 +127,17 @@ func (s *Service) Close() (lost int, err error) { return s.outbox.Close() }
 // Queued is how many messages wait for the upstream (queued, or sent and not yet echoed).
 func (s *Service) Queued() int { return s.outbox.Depth() }
 
+// Snapshots is the chat state a page loads before it follows the stream. Its methods are safe
+// for concurrent use and never hold up the routing of frames for long.
+func (s *Service) Snapshots() *Projection { return s.proj }
+
+// publish puts one event on its topic and folds it into the projection, as one step.
+func (s *Service) publish(topic, typ, key string, data []byte) {
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	s.proj.Apply(s.topics.Publish(topic, typ, key, data))
+}
+
 // Outbox gives read access to the outbox, for metrics.
 func (s *Service) Outbox() *outbox.Outbox { return s.outbox }
 
@@ -114,9 +146,10 @@ func (s *Service) Outbox() *outbox.Outbox { return s.outbox }
 // malformed frame is counted and logged without its content. HandleFrame is meant to be the
 // ws.Config.OnMessage callback; it never blocks on subscribers.
 func (s *Service) HandleFrame(frame []byte) {
+	arrived := time.Now()
 	env, err := DecodeEnvelope(frame)
 	if env.Type != "" {
-		s.topics.Publish(TopicRaw, EventRaw, "", compact(frame))
+		s.publish(TopicRaw, EventRaw, "", compact(frame))
 	}
 	if err != nil {
 		s.rejected(err, len(frame))
@@ -138,7 +171,10 @@ func (s *Service) HandleFrame(frame []byte) {
 	if r.CallID != "" {
 		r.Key = s.callKey(r)
 	}
-	s.topics.Publish(r.Topic, r.Type, r.Key, r.Data)
+	s.publish(r.Topic, r.Type, r.Key, r.Data)
+	if s.observeFrame != nil {
+		s.observeFrame(time.Since(arrived))
+	}
 	switch v := r.Value.(type) {
 	case *Message:
 		if v.ClientMessageID != "" {
@@ -163,7 +199,12 @@ type MessageStatus struct {
 func (s *Service) publishStatus(u outbox.Update) {
 	data, _ := json.Marshal(MessageStatus{ClientMessageID: u.Message.ClientMessageID,
 		ConversationID: u.Message.ConversationID, Status: string(u.Status), Error: u.Error}) // plain struct
-	s.topics.Publish(TopicMessages, EventMessageStatus, u.Message.ConversationID, data)
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	e := s.topics.Publish(TopicMessages, EventMessageStatus, u.Message.ConversationID, data)
+	s.proj.ApplyOwn(e, OwnMessage{ClientMessageID: u.Message.ClientMessageID,
+		ConversationID: u.Message.ConversationID, Content: u.Message.Content,
+		AcceptedAt: u.Message.AcceptedAt, Status: string(u.Status), Error: u.Error})
 }
 
 func (s *Service) rejected(err error, size int) {
@@ -223,7 +264,7 @@ func ConnectionStateOf(st ws.Status) ConnectionState {
 // ws.Config.OnState callback.
 func (s *Service) HandleState(st ws.Status) {
 	data, _ := json.Marshal(ConnectionStateOf(st)) // plain struct: cannot fail
-	s.topics.Publish(TopicConnection, EventConnectionState, "", data)
+	s.publish(TopicConnection, EventConnectionState, "", data)
 	s.outbox.SetConnected(st.State == ws.StateConnected)
 }
 
@@ -245,8 +286,12 @@ func (s *Service) Submit(ctx context.Context, m OutgoingMessage) (status string,
 type upstreamSender struct{ s *Service }
 
 func (u upstreamSender) SendMessage(ctx context.Context, m outbox.Message) error {
-	return u.s.send(ctx, TypeChatMessage, OutgoingMessage{ConversationID: m.ConversationID,
+	err := u.s.send(ctx, TypeChatMessage, OutgoingMessage{ConversationID: m.ConversationID,
 		Content: m.Content, ClientMessageID: m.ClientMessageID})
+	if err == nil && u.s.observeSend != nil {
+		u.s.observeSend(time.Since(m.AcceptedAt))
+	}
+	return err
 }
 
 // SendTyping sends a typing indicator upstream. It fails at once when the upstream is not connected.

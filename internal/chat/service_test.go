@@ -112,6 +112,13 @@ func (r *rig) waitConnected(t *testing.T) {
 	tp := newTap(r.topics, func(e *hub.Event) bool { return e.Topic == TopicConnection }, r.start)
 	defer tp.sub.Close()
 	tp.await(t, func(e *hub.Event) bool { return strings.Contains(string(e.Data), `"state":"connected"`) })
+	// The demo server registers the connection a moment after the client sees it open; frames
+	// it sends before that reach nobody.
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := r.demo.WaitConnections(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestRoutingOfEveryTypeThroughTheDemoServer(t *testing.T) {
