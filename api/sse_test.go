@@ -249,7 +249,10 @@ func TestResumeWhilePublishing(t *testing.T) {
 	c := r.openStream(t, "/events/typing")
 	go func() {
 		defer wg.Done()
-		r.publishTyping(t, 0, total, "c1")
+		for i := 0; i < total; i += 20 { // fast, but at a pace a reader keeps up with (no cut)
+			r.publishTyping(t, i, 20, "c1")
+			time.Sleep(time.Millisecond)
+		}
 	}()
 	defer wg.Wait()
 
