@@ -76,7 +76,8 @@ export function bindComposer({ conversationId, send, typing }) {
   input.addEventListener('input', () => typing.input(conversationId(), input.value.trim() !== ''));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    const content = input.value;
+    // Blank lines around the text (easy to leave with Shift+Enter) are not part of the message.
+    const content = input.value.replace(/^[\r\n]+|[\r\n\s]+$/g, '');
     if (content.trim() === '') return; // the bridge refuses blank messages (422)
     typing.stop();
     input.value = '';

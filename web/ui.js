@@ -46,7 +46,7 @@ export function createChatView(store, actions) {
         h('span', { class: 'conversation-title', text: titleOf(store, id) }),
         unread > 0 && h('span', { class: 'badge', 'aria-hidden': 'true', text: unread > 99 ? '99+' : String(unread) }),
         unread > 0 && h('span', { class: 'visually-hidden', text: `, ${unread} unread` }),
-        last && h('span', { class: 'conversation-preview', text: `${last.sender_id}: ${last.content}` }),
+        last && h('span', { class: 'conversation-preview', text: `${store.isOwn(last) ? 'You' : last.sender_id}: ${last.content}` }),
       );
     });
   }

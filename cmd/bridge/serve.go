@@ -21,10 +21,11 @@ import (
 const shutdownTimeout = 5 * time.Second
 
 // serve runs the bridge until ctx is done. Start order: logger, demo upstream (when no
-// --upstream), upstream client (validates the URL), listener, then the goroutines. Shutdown
-// order (fixed): stop accepting and end the SSE streams (http.Server.Shutdown, which calls
-// api.Server.Close), close the upstream with a 1000 close frame, stop the demo server, close the
-// topics.
+// --upstream), topics, upstream client, chat service and outbox, API, listener, then the
+// goroutines. Shutdown order (fixed): stop accepting and end the SSE streams
+// (http.Server.Shutdown, which calls api.Server.Close), close the upstream with a 1000 close
+// frame, stop the outbox flusher; then, as the deferred calls unwind, close the outbox (logging
+// what a memory-only outbox loses), close the topics, and stop the demo server.
 func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	log := newLogger(cfg, stderr)
 
