@@ -48,21 +48,23 @@ var emptyPayload = json.RawMessage(`{}`)
 // An absent or null payload decodes as {}. DecodeEnvelope is safe for concurrent use.
 func DecodeEnvelope(frame []byte) (Envelope, error) {
 	trimmed := bytes.TrimLeft(frame, " \t\r\n")
-	if len(trimmed) == 0 || !json.Valid(frame) {
+	if len(trimmed) == 0 {
 		return Envelope{}, malformed("", "not json")
-	}
-	if trimmed[0] != '{' {
-		return Envelope{}, malformed("", "not an object")
 	}
 	var raw struct {
 		Type    json.RawMessage `json:"type"`
 		Payload json.RawMessage `json:"payload"`
 	}
+	// One pass: Unmarshal checks the whole frame (trailing data included) while it decodes.
 	if err := json.Unmarshal(frame, &raw); err != nil {
-		return Envelope{}, malformed("", "not an object")
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && trimmed[0] != '{' {
+			return Envelope{}, malformed("", "not an object")
+		}
+		return Envelope{}, malformed("", "not json")
 	}
 	var env Envelope
-	if len(raw.Type) == 0 || json.Unmarshal(raw.Type, &env.Type) != nil {
+	if len(raw.Type) == 0 || raw.Type[0] != '"' || json.Unmarshal(raw.Type, &env.Type) != nil {
 		return Envelope{}, malformed("", "type missing or not a string")
 	}
 	if env.Type == "" {
@@ -90,7 +92,11 @@ func Encode(typ string, payload any) ([]byte, error) {
 }
 
 // compact returns JSON on one line, as an SSE data field needs it. The input must be valid JSON.
+// JSON that is on one line already is returned as it is: the common case costs one scan.
 func compact(b []byte) []byte {
+	if bytes.IndexByte(b, '\n') < 0 && bytes.IndexByte(b, '\r') < 0 {
+		return b
+	}
 	var buf bytes.Buffer
 	buf.Grow(len(b))
 	if err := json.Compact(&buf, b); err != nil {
