@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// The floor is the least an SSE fan-out can cost: net/http alone, one upstream reader, a set of
+// subscriber channels (a full one drops the frame for that subscriber), and a handler that
+// writes and flushes each frame. No router, no history, no middleware, no write deadline. It
+// serves GET /events (chat messages only, as the bridge's /events/messages does, with the same
+// id/event/data lines and headers) and GET /stats (heap in use, goroutines, upstream state).
+
+// floorQueue is each subscriber's channel capacity (8 bytes a slot).
+const floorQueue = 256
+
+type floor struct {
+	mu        sync.Mutex
+	subs      map[chan *[]byte]struct{}
+	seq       int64
+	connected atomic.Bool
+}
+
+// runFloor is `bridgebench floor --listen ADDR --upstream URL`: it serves until ctx is done.
+func runFloor(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bridgebench floor", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:0", "address to serve on")
+	upstream := fs.String("upstream", "", "upstream ws:// URL with its token")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("floor: %w", err)
+	}
+	if *upstream == "" {
+		return errFloorArgs
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("floor: listen: %w", err)
+	}
+	f := &floor{subs: make(map[chan *[]byte]struct{})}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/events", f.serveEvents)
+	mux.HandleFunc("/stats", f.serveStats)
+	hs := &http.Server{Handler: mux}
+	go func() { _ = hs.Serve(ln) }()
+	fmt.Fprintf(stderr, "listening on http://%s\n", ln.Addr())
+	go f.readUpstream(ctx, *upstream, stderr)
+	<-ctx.Done()
+	return hs.Close()
+}
+
+// readUpstream holds the upstream WebSocket (redialling after a second when it drops) and fans
+// each chat.message out; it pings every 20 s, as the demo closes silent connections.
+func (f *floor) readUpstream(ctx context.Context, upstream string, stderr io.Writer) {
+	for ctx.Err() == nil {
+		c, _, err := websocket.DefaultDialer.DialContext(ctx, upstream, nil)
+		if err != nil {
+			fmt.Fprintf(stderr, "floor: dial upstream: %v\n", err)
+			time.Sleep(time.Second)
+			continue
+		}
+		f.connected.Store(true)
+		stopPing := make(chan struct{})
+		go func() {
+			t := time.NewTicker(20 * time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-t.C:
+					_ = c.WriteMessage(websocket.TextMessage, []byte(`{"type":"ping","payload":{}}`))
+				case <-stopPing:
+					return
+				}
+			}
+		}()
+		stop := context.AfterFunc(ctx, func() { _ = c.Close() })
+		for {
+			_, msg, err := c.ReadMessage()
+			if err != nil {
+				break
+			}
+			var env struct {
+				Type    string          `json:"type"`
+				Payload json.RawMessage `json:"payload"`
+			}
+			if json.Unmarshal(msg, &env) != nil || env.Type != eventChat {
+				continue
+			}
+			f.publish(env.Payload)
+		}
+		stop()
+		close(stopPing)
+		f.connected.Store(false)
+		_ = c.Close()
+	}
+}
+
+// publish encodes one SSE frame and offers it to every subscriber.
+func (f *floor) publish(data []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.seq++
+	b := make([]byte, 0, len(data)+48)
+	b = append(b, "id: "...)
+	b = strconv.AppendInt(b, f.seq, 10)
+	b = append(b, "\nevent: "+eventChat+"\ndata: "...)
+	b = append(b, data...)
+	b = append(b, "\n\n"...)
+	for ch := range f.subs {
+		select {
+		case ch <- &b:
+		default: // this subscriber is too slow: it misses the frame
+		}
+	}
+}
+
+func (f *floor) serveEvents(w http.ResponseWriter, r *http.Request) {
+	ch := make(chan *[]byte, floorQueue)
+	f.mu.Lock()
+	f.subs[ch] = struct{}{}
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		delete(f.subs, ch)
+		f.mu.Unlock()
+	}()
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	flusher := w.(http.Flusher)
+	_, _ = io.WriteString(w, "retry: 2000\n\n")
+	flusher.Flush()
+	for {
+		select {
+		case b := <-ch:
+			if _, err := w.Write(*b); err != nil {
+				return
+			}
+			for more := true; more; { // write what else waits, then flush once
+				select {
+				case b := <-ch:
+					if _, err := w.Write(*b); err != nil {
+						return
+					}
+				default:
+					more = false
+				}
+			}
+			flusher.Flush()
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
+
+// floorStats is the floor's GET /stats.
+type floorStats struct {
+	HeapInuse  uint64 `json:"heap_inuse_bytes"`
+	Goroutines int    `json:"goroutines"`
+	Connected  bool   `json:"connected"`
+}
+
+func (f *floor) serveStats(w http.ResponseWriter, _ *http.Request) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms) // like the bridge's Prometheus Go collector: no forced GC
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(floorStats{HeapInuse: ms.HeapInuse, Goroutines: runtime.NumGoroutine(),
+		Connected: f.connected.Load()})
+}
+
+// errFloorArgs is returned when the floor mode is started without an upstream.
+var errFloorArgs = errors.New("floor: --upstream is required")
