@@ -176,6 +176,8 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, topics []st
 
 	keepAlive := time.NewTicker(s.cfg.KeepAlive)
 	defer keepAlive.Stop()
+	// The channels the loop waits on, taken once: Done() of a context costs a lock per call.
+	ready, clientGone, closing := sub.Ready(), r.Context().Done(), s.streamsCtx.Done()
 	var batch []*hub.Event
 	for {
 		var err error
@@ -199,15 +201,15 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, topics []st
 			continue
 		}
 		select {
-		case <-sub.Ready():
+		case <-ready:
 		case <-keepAlive.C:
 			st.buf = append(st.buf, ": keep-alive\n\n"...)
 			if st.flush() != nil {
 				return
 			}
-		case <-r.Context().Done():
+		case <-clientGone:
 			return
-		case <-s.streamsCtx.Done():
+		case <-closing:
 			return
 		}
 	}
@@ -218,6 +220,7 @@ type stream struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	timeout time.Duration
+	armed   time.Time // when the write deadline was last set
 	buf     []byte
 }
 
@@ -236,15 +239,22 @@ func (st *stream) event(id, name string, data []byte) {
 }
 
 // flush writes and flushes what is buffered; an error means the client is gone or too slow.
+// The write deadline is moved only when a tenth of its span has passed since it was last set:
+// every write still gets at least 90% of the timeout, and a busy stream does not pay for
+// re-arming the connection's timer at every batch. The hub's cut hook may set a past deadline at
+// any time; a later flush keeps it unless it re-arms, and then the next cut sets it again.
 func (st *stream) flush() error {
-	if err := st.rc.SetWriteDeadline(time.Now().Add(st.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
-		return err
+	if now := time.Now(); now.Sub(st.armed) >= st.timeout/10 {
+		if err := st.rc.SetWriteDeadline(now.Add(st.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		st.armed = now
 	}
 	_, err := st.w.Write(st.buf)
 	if err == nil {
 		err = st.rc.Flush()
 	}
-	if cap(st.buf) > 64<<10 {
+	if cap(st.buf) > 1<<20 {
 		st.buf = nil // a large replay should not pin its buffer for the stream's life
 	} else {
 		st.buf = st.buf[:0]
