@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/internal/hub"
+	"github.com/chatbridge/chatbridge/internal/outbox"
 )
 
 // projConversation is a decoded conversation.update event: nil (or empty) for absent fields.
@@ -91,12 +92,12 @@ func (p *Projection) foldConversation(u projConversation) {
 	p.trim()
 }
 
-// Statuses of an own message (the outbox's).
+// Statuses of an own message: the outbox's, as the message.status events carry them.
 const (
-	statusQueued    = "queued"
-	statusSent      = "sent"
-	statusDelivered = "delivered"
-	statusFailed    = "failed"
+	statusQueued    = string(outbox.StatusQueued)
+	statusSent      = string(outbox.StatusSent)
+	statusDelivered = string(outbox.StatusDelivered)
+	statusFailed    = string(outbox.StatusFailed)
 )
 
 // pendingJSON is the snapshot form of an own message the upstream has not echoed yet.
