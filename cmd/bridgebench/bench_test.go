@@ -36,7 +36,7 @@ func TestSmoke(t *testing.T) {
 	}
 	jsonFile := filepath.Join(t.TempDir(), "report.json")
 	var stdout, stderr bytes.Buffer
-	args := []string{"--scenario", "a,b,c,d,e", "--subscribers", "5", "--rate", "200", "--duration", "500ms",
+	args := []string{"--scenario", "a,b,c,d,e", "--repeat", "1", "--subscribers", "5", "--rate", "200", "--duration", "500ms",
 		"--frames", "100", "--back", "40", "--posters", "4", "--bridge-bin", bin, "--json", jsonFile,
 		"--drain", "10s", "--settle", "200ms"}
 	if err := run(t.Context(), args, &stdout, &stderr); err != nil {
