@@ -148,24 +148,24 @@ func (s *Service) Outbox() *outbox.Outbox { return s.outbox }
 func (s *Service) HandleFrame(frame []byte) {
 	arrived := time.Now()
 	env, err := DecodeEnvelope(frame)
+	var r Routed
+	known := false
+	if err == nil {
+		r, known, err = Route(env)
+	}
+	// Counted before anything is published, so that whoever sees the event sees it counted.
+	switch {
+	case err != nil:
+		s.rejected(err, len(frame))
+	case !known:
+		s.stats.received("unknown")
+	default:
+		s.stats.received(r.Type)
+	}
 	if env.Type != "" {
 		s.publish(TopicRaw, EventRaw, "", compact(frame))
 	}
-	if err != nil {
-		s.rejected(err, len(frame))
-		return
-	}
-	r, known, err := Route(env)
-	if !known {
-		s.stats.received("unknown")
-		return
-	}
-	if err != nil {
-		s.rejected(err, len(frame))
-		return
-	}
-	s.stats.received(r.Type)
-	if r.Topic == "" {
+	if err != nil || !known || r.Topic == "" {
 		return
 	}
 	if r.CallID != "" {
