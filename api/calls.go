@@ -3,8 +3,6 @@ package api
 import (
 	"net/http"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/chatbridge/chatbridge/internal/chat"
 )
 
@@ -23,7 +21,7 @@ type callAccepted struct {
 // accept takes no reason: its body may only be empty or {}.
 func (s *Server) handleCall(action string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		callID := chi.URLParam(r, "call_id")
+		callID := pathParam(r, "call_id")
 		var body callAction
 		var dst any = &body
 		if action == chat.TypeCallAccept {

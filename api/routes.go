@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"net/url"
 
 	"github.com/go-chi/chi/v5"
 
@@ -84,4 +85,15 @@ func (s *Server) handleMetrics() http.Handler {
 		return s.cfg.Metrics
 	}
 	return http.HandlerFunc(notFound)
+}
+
+// pathParam returns a path parameter decoded: chi matches on the escaped path and hands its
+// parameters over still percent-encoded ("team%3Ageneral"), while ids are compared decoded. A
+// value that does not decode is returned as it is, to fail the caller's own checks.
+func pathParam(r *http.Request, name string) string {
+	v := chi.URLParam(r, name)
+	if d, err := url.PathUnescape(v); err == nil {
+		return d
+	}
+	return v
 }

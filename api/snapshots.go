@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/chatbridge/chatbridge/internal/chat"
 )
 
@@ -64,7 +62,7 @@ func (s *Server) handleConversations() http.Handler {
 
 func (s *Server) handleMessages() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		conv := chi.URLParam(r, "conversation_id")
+		conv := pathParam(r, "conversation_id")
 		limit := defaultMessageLimit
 		if v, ok := r.URL.Query()["limit"]; ok {
 			n, err := strconv.Atoi(v[0])

@@ -293,3 +293,24 @@ func TestMessagesSnapshotLimit(t *testing.T) {
 		t.Errorf("detail %q does not name the conversation", p.Detail)
 	}
 }
+
+func TestPathIDsAreDecoded(t *testing.T) {
+	r := newRig(t)
+	r.svc.HandleFrame(chatFrame("m1", "team:general", "bob", "x"))
+	var got struct {
+		Messages []struct{ ID string } `json:"messages"`
+	}
+	// A page builds the path with encodeURIComponent.
+	wantJSON(t, r.do(t, http.MethodGet, "/conversations/team%3Ageneral/messages", "", ""), http.StatusOK, &got)
+	if len(got.Messages) != 1 || got.Messages[0].ID != "m1" {
+		t.Fatalf("messages of team:general = %+v", got.Messages)
+	}
+	ex := r.postJSON(t, "/calls/k%40home/accept", "")
+	if ex.status != http.StatusAccepted {
+		t.Fatalf("accept = %d %s", ex.status, ex.body)
+	}
+	f := waitFrame(t, r, "call.accept", "call_id", "k@home")
+	if !strings.Contains(string(f.Payload), `"k@home"`) {
+		t.Fatalf("call.accept upstream = %s", f.Payload)
+	}
+}

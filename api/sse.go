@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/chatbridge/chatbridge/internal/chat"
 	"github.com/chatbridge/chatbridge/internal/hub"
 )
@@ -50,7 +48,7 @@ func (f *filter) has(topic string) bool {
 // handleTopicEvents serves GET /events/{topic}.
 func (s *Server) handleTopicEvents() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		topic := chi.URLParam(r, "topic")
+		topic := pathParam(r, "topic")
 		if !chat.IsTopic(topic) {
 			writeProblem(w, unknownTopic(topic))
 			return

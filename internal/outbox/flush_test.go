@@ -269,3 +269,37 @@ func TestWindow(t *testing.T) {
 	g.write(t, "b", nil)
 	g.write(t, "c", nil)
 }
+
+// TestSubmitDoesNotWaitOnAFullWindow: with the write window full of unacknowledged messages
+// (an upstream that echoes nothing), a new Submit answers queued at once instead of waiting for
+// an echo that may never come.
+func TestSubmitDoesNotWaitOnAFullWindow(t *testing.T) {
+	o, g, _ := startGated(t, Config{Window: 2})
+	o.SetConnected(true)
+	for _, id := range []string{"a", "b"} {
+		done := make(chan Status, 1)
+		go func() {
+			st, _ := o.Submit(context.Background(), Message{ClientMessageID: id})
+			done <- st
+		}()
+		g.write(t, id, nil)
+		if st := <-done; st != StatusSent {
+			t.Fatalf("Submit(%s) = %s, want sent", id, st)
+		}
+	}
+	done := make(chan Status, 1)
+	go func() {
+		st, _ := o.Submit(context.Background(), Message{ClientMessageID: "c"})
+		done <- st
+	}()
+	select {
+	case st := <-done:
+		if st != StatusQueued {
+			t.Fatalf("Submit(c) with a full window = %s, want queued", st)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Submit(c) waits on a full window")
+	}
+	o.Ack("a")
+	g.write(t, "c", nil) // the slot freed by the echo takes c
+}

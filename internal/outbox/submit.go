@@ -54,7 +54,7 @@ func (o *Outbox) Submit(ctx context.Context, m Message) (Status, error) {
 		o.cursor = e
 	}
 	o.ups.queue(Update{Message: m, Status: StatusQueued})
-	live := !o.halted
+	live := !o.halted && o.writableSoonLocked(e)
 	var written, halt chan struct{}
 	if live {
 		e.waitCh = make(chan struct{})
@@ -80,6 +80,24 @@ func (o *Outbox) Submit(ctx context.Context, m Message) (Status, error) {
 		return StatusQueued, nil
 	}
 	return StatusSent, nil
+}
+
+// writableSoonLocked reports whether the flusher can write e without waiting for an echo: the
+// write window has room for it and every message queued before it, and no failed write holds
+// the flusher. Submit waits for the write only then; otherwise the message is reported queued at
+// once (an upstream that echoes nothing would else keep the request open indefinitely).
+func (o *Outbox) writableSoonLocked(e *entry) bool {
+	if o.stalled && o.stallGen == o.gen {
+		return false
+	}
+	room := o.cfg.Window - o.unacked
+	for c := o.cursor; c != nil && room > 0; c = c.next {
+		if c == e {
+			return true
+		}
+		room--
+	}
+	return false
 }
 
 // admitLocked decides whether a message with this id may be added: known
