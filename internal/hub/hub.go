@@ -25,8 +25,9 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultHistory = 10000
-	DefaultBuffer  = 1024
+	DefaultHistory  = 10000
+	DefaultBuffer   = 1024
+	DefaultMaxBytes = 64 << 20
 )
 
 var (
@@ -47,6 +48,11 @@ type Config struct {
 	// (1024); anything at or above History becomes History-1, so that a cut subscriber can
 	// still resume from where it stood.
 	Buffer int
+	// MaxBytes bounds the encoded size of the history: beyond it the oldest events leave it
+	// before History is reached (an upstream that sends 1 MiB frames must not make the history
+	// hold 10000 of them). Zero or less means DefaultMaxBytes (64 MiB). The newest event is
+	// always kept, whatever its size.
+	MaxBytes int
 }
 
 // Hub is the fan-out. All its methods are safe for concurrent use.
@@ -56,8 +62,11 @@ type Hub struct {
 	buffer  uint64
 
 	mu     sync.RWMutex
-	ring   []*Event // event seq lives at ring[seq%history]
+	ring   []*Event // event seq lives at ring[seq%history]; nil once it left the history
 	head   uint64   // seq of the newest event; 0 before the first
+	oldest uint64   // seq of the oldest event still kept (head+1 when none)
+	bytes  int64    // encoded size of the events kept
+	max    int64    // Config.MaxBytes
 	slots  []slot   // the live subscriptions, in no order
 	closed bool
 
@@ -83,10 +92,15 @@ func New(cfg Config) *Hub {
 	if cfg.Buffer <= 0 {
 		cfg.Buffer = DefaultBuffer
 	}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = DefaultMaxBytes
+	}
 	cfg.Buffer = min(cfg.Buffer, cfg.History-1)
 	return &Hub{
 		prefix:  newRun() + "-",
 		history: uint64(cfg.History),
+		oldest:  1,
+		max:     int64(cfg.MaxBytes),
 		buffer:  uint64(cfg.Buffer),
 		ring:    make([]*Event, cfg.History),
 	}
@@ -115,13 +129,12 @@ func (h *Hub) Publish(topic, typ, key string, data []byte) *Event {
 	seq := h.head + 1
 	putSeq(id[len(h.prefix):], seq)
 	ev.Seq, ev.ID, ev.At = seq, string(id), time.Now()
-	h.ring[seq%h.history] = ev
-	h.head = seq
+	h.keepLocked(seq, ev)
 	h.published.Add(1)
 	for i := 0; i < len(h.slots); {
 		sl := &h.slots[i]
 		lag := seq - sl.cursor
-		if lag > sl.maxLag {
+		if lag > sl.maxLag || sl.cursor+1 < h.oldest { // too far behind, or its next events left the history
 			h.endLocked(i, ErrCut)
 			h.cut.Add(1)
 			continue // slot i now holds another subscription
@@ -145,6 +158,30 @@ func (h *Hub) Publish(topic, typ, key string, data []byte) *Event {
 		i++
 	}
 	return ev
+}
+
+// keepLocked puts event seq in the history and lets the oldest events go: the one whose ring
+// slot it takes, and then as many as the byte budget needs (never seq itself). h.mu must be held
+// for writing.
+func (h *Hub) keepLocked(seq uint64, ev *Event) {
+	slot := seq % h.history
+	if old := h.ring[slot]; old != nil {
+		h.bytes -= int64(len(old.Wire))
+	}
+	h.ring[slot] = ev
+	h.bytes += int64(len(ev.Wire))
+	h.head = seq
+	if seq >= h.history {
+		h.oldest = max(h.oldest, seq-h.history+1)
+	}
+	for h.bytes > h.max && h.oldest < seq {
+		i := h.oldest % h.history
+		if old := h.ring[i]; old != nil {
+			h.bytes -= int64(len(old.Wire))
+			h.ring[i] = nil
+		}
+		h.oldest++
+	}
 }
 
 // endLocked ends the subscription in slot i with err and removes the slot. h.mu must be held

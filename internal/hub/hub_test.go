@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -371,4 +372,40 @@ func TestStress(t *testing.T) {
 	}
 	t.Logf("stats: %+v", h.Stats())
 	h.Close()
+}
+
+// TestHistoryByteBudget: large events leave the history by size before its count is reached;
+// a resume from an id whose successors left answers expired, a subscriber whose next events left
+// is cut, and a subscriber within the kept window is unaffected.
+func TestHistoryByteBudget(t *testing.T) {
+	h := New(Config{History: 1000, Buffer: 500, MaxBytes: 10 << 10}) // 10 KiB
+	defer h.Close()
+	big := []byte(`"` + strings.Repeat("x", 1000) + `"`) // ~1 KiB per event
+	start := h.LastID()
+	slow := h.Subscribe(nil, "") // never reads
+	defer slow.Close()
+	var ids []string
+	for i := 0; i < 50; i++ {
+		ids = append(ids, h.Publish("t", "e", "", big).ID)
+	}
+	h.mu.RLock()
+	bytes, oldest, head := h.bytes, h.oldest, h.head
+	h.mu.RUnlock()
+	if bytes > 10<<10 || head-oldest+1 >= 50 {
+		t.Fatalf("history holds %d bytes in %d events, want at most 10 KiB", bytes, head-oldest+1)
+	}
+	if _, err := slow.Poll(nil); !errors.Is(err, ErrCut) {
+		t.Fatalf("a subscriber whose next events left the history: Poll = %v, want ErrCut", err)
+	}
+	if s := h.Subscribe(nil, start); s.Reset() != ResetExpired {
+		t.Fatalf("resume from before the kept window: reset %q, want expired", s.Reset())
+	} else {
+		s.Close()
+	}
+	recent := h.Subscribe(nil, ids[len(ids)-3])
+	defer recent.Close()
+	evs, err := recent.Poll(nil)
+	if err != nil || len(evs) != 2 || evs[1].ID != ids[len(ids)-1] {
+		t.Fatalf("resume within the kept window: %d events, %v", len(evs), err)
+	}
 }

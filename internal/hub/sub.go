@@ -57,7 +57,7 @@ func (h *Hub) Subscribe(match func(*Event) bool, lastID string) *Sub {
 	case lastID == "" || s.reset != "":
 	case seq > h.head:
 		s.reset = ResetInvalid
-	case h.head-seq > h.history:
+	case seq+1 < h.oldest: // some event after seq has left the history
 		s.reset = ResetExpired
 	default:
 		start = seq
