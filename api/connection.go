@@ -1,6 +1,10 @@
 package api
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/chatbridge/chatbridge/internal/chat"
+)
 
 // putConnection is the body of PUT /connection.
 type putConnection struct {
@@ -13,30 +17,20 @@ func (s *Server) handleGetConnection() http.Handler {
 	})
 }
 
-// connectionView is the answer of GET /connection.
+// connectionView is the answer of GET /connection: the state as the connection.state event
+// carries it, plus the outbox depth.
 type connectionView struct {
-	State       string  `json:"state"`
-	Since       string  `json:"since"`
-	Attempt     int     `json:"attempt"`
-	NextRetryAt *string `json:"next_retry_at,omitempty"`
-	LastError   string  `json:"last_error,omitempty"`
-	Outbox      struct {
+	chat.ConnectionState
+	Outbox struct {
 		Queued int `json:"queued"`
 	} `json:"outbox"`
 }
 
 func (s *Server) connectionView() connectionView {
-	st := s.cfg.Connection.State()
-	v := connectionView{State: st.State, Since: st.Since.Format(timeFormat), Attempt: st.Attempt, LastError: st.LastError}
+	v := connectionView{ConnectionState: s.cfg.Connection.State()}
 	v.Outbox.Queued = s.cfg.Chat.Queued()
-	if st.NextRetryAt != nil {
-		t := st.NextRetryAt.Format(timeFormat)
-		v.NextRetryAt = &t
-	}
 	return v
 }
-
-const timeFormat = "2006-01-02T15:04:05.000Z07:00"
 
 func (s *Server) handlePutConnection() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -36,14 +37,7 @@ func (f *filter) match(e *hub.Event) bool {
 	return false
 }
 
-func (f *filter) has(topic string) bool {
-	for _, t := range f.topics {
-		if t == topic {
-			return true
-		}
-	}
-	return false
-}
+func (f *filter) has(topic string) bool { return slices.Contains(f.topics, topic) }
 
 // handleTopicEvents serves GET /events/{topic}.
 func (s *Server) handleTopicEvents() http.Handler {
@@ -85,7 +79,7 @@ func parseTopics(values []string) ([]string, *Problem) {
 			if !chat.IsTopic(t) {
 				return nil, unknownTopic(t)
 			}
-			if !contains(topics, t) {
+			if !slices.Contains(topics, t) {
 				topics = append(topics, t)
 			}
 		}
@@ -96,15 +90,6 @@ func parseTopics(values []string) ([]string, *Problem) {
 		return nil, p
 	}
 	return topics, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func unknownTopic(t string) *Problem {

@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -59,16 +60,8 @@ func newMetrics() *metrics {
 
 // observeRequest is the API's RequestObserver.
 func (m *metrics) observeRequest(method, route string, status int, d time.Duration, _ int64) {
-	m.requests.WithLabelValues(method, route, itoa(status)).Inc()
+	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 	m.durations.WithLabelValues(route).Observe(d.Seconds())
-}
-
-func itoa(n int) string {
-	const digits = "0123456789"
-	if n >= 100 && n < 1000 {
-		return string([]byte{digits[n/100], digits[n/10%10], digits[n%10]})
-	}
-	return "other"
 }
 
 // handler serves the registry in the Prometheus text format.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -85,7 +86,7 @@ func TestSIGKILLLosesNoAcceptedMessage(t *testing.T) {
 	select {
 	case err := <-second.exited:
 		var exit *exec.ExitError
-		if !errorsAs(err, &exit) || exit.ExitCode() != 1 {
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 {
 			t.Errorf("second bridge: %v, want exit status 1", err)
 		}
 		second.exited <- err

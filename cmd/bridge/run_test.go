@@ -448,6 +448,3 @@ func TestDemoServerCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
-// errorsAs is errors.As, kept short for the process tests.
-func errorsAs(err error, target any) bool { return errors.As(err, target) }

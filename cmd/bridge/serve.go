@@ -48,16 +48,12 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	mx := newMetrics()
 	topics := hub.New(hub.Config{History: cfg.History})
 	defer topics.Close()
-	var svc *chat.Service
-	var (
-		err    error
-		client *ws.Client
-	)
+	var svc *chat.Service // set below; the callbacks run only once client.Run has started
 	tokenIn := ws.TokenInQuery
 	if cfg.TokenIn == "header" {
 		tokenIn = ws.TokenInHeader
 	}
-	client, err = ws.New(ws.Config{
+	client, err := ws.New(ws.Config{
 		URL: upstreamURL, Token: tokens, TokenIn: tokenIn,
 		Heartbeat: cfg.Heartbeat, PongTimeout: cfg.PongTimeout,
 		ReconnectMin: cfg.ReconnectMin, ReconnectMax: cfg.ReconnectMax,

@@ -2,6 +2,7 @@ package chat
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 )
 
@@ -22,14 +23,7 @@ var Topics = []string{TopicMessages, TopicTyping, TopicPresence, TopicConversati
 	TopicCalls, TopicErrors, TopicConnection, TopicRaw}
 
 // IsTopic reports whether name is one of Topics.
-func IsTopic(name string) bool {
-	for _, t := range Topics {
-		if t == name {
-			return true
-		}
-	}
-	return false
-}
+func IsTopic(name string) bool { return slices.Contains(Topics, name) }
 
 // ConversationScoped reports whether events of topic carry a conversation id that the
 // conversation_id filter of the SSE endpoints applies to.
