@@ -96,7 +96,7 @@ func TestResendAfterCutBeforeEcho(t *testing.T) {
 			t.Errorf("updates %v, want only sent between queued and delivered", sts)
 		}
 	}
-	if u, ok := r.ob.Lookup("cut-1"); !ok || u.Status != StatusDelivered {
-		t.Errorf("Lookup = %+v, %v; want delivered", u, ok)
+	if u, ok := r.ob.lookup("cut-1"); !ok || u.Status != StatusDelivered {
+		t.Errorf("lookup = %+v, %v; want delivered", u, ok)
 	}
 }

@@ -123,8 +123,9 @@ func submitAsync(t *testing.T, o *Outbox, id string, during func()) Status {
 }
 
 // TestReconnectDuringWrite: a down/up while a write is in flight neither skips
-// nor reorders: SetConnected(false) waits for the write, and the new
-// connection starts again from the oldest message.
+// nor reorders: SetConnected(false) waits for the write (which reached the old
+// connection, so it is reported sent), and the new connection starts again
+// from the oldest message.
 func TestReconnectDuringWrite(t *testing.T) {
 	o, g, ups := startGated(t, Config{})
 	for _, id := range []string{"a", "b"} {
@@ -170,7 +171,7 @@ func TestReconnectDuringWrite(t *testing.T) {
 	o.Ack("a")
 	o.Ack("b")
 	ups.wait(t, "b delivered", func(us []Update) bool { return len(us) > 0 && us[len(us)-1].Status == StatusDelivered })
-	want := []string{"a queued", "b queued", "a sent", "a sent", "b sent", "a delivered", "b delivered"}
+	want := []string{"a queued", "b queued", "a sent", "a sent", "a sent", "b sent", "a delivered", "b delivered"}
 	var got []string
 	for _, u := range ups.all() {
 		got = append(got, u.Message.ClientMessageID+" "+string(u.Status))

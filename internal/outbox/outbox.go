@@ -4,11 +4,24 @@
 //
 // A message is submitted once (Submit), written upstream by the single
 // flusher goroutine (Run) in Submit order whenever the upstream is connected
-// (SetConnected), and stays in the outbox until the upstream echoes it (Ack)
-// or refuses it with an error frame naming it (Fail). A message written but not
-// acknowledged when the connection drops is written again, with the same
-// client_message_id, after the next connect: the upstream de-duplicates by that
-// id. Ids of delivered and failed messages are remembered (bounded), so that a
+// (SetConnected), and stays in the outbox until the upstream acknowledges it
+// (Ack: an echo or the dialect's reply; with AckWrite the write itself) or
+// refuses it (Fail), until it waited longer than the TTL (failed, "expired"), or
+// until it is cancelled (Cancel). A message written but not acknowledged when
+// the connection drops is written again, with the same client_message_id, after
+// the next connect (the upstream de-duplicates by that id; the sent Update says
+// which attempt it is).
+//
+// The outbox never jams on one message. When a connection breaks while messages
+// were written and not acknowledged (Down), those become suspects: after the
+// reconnect each is written alone and acknowledged before the next goes, so
+// that a message the upstream refuses for good (it closes with 1009 or 1007
+// right after it, or breaks right after it three times in a row) is failed with
+// the reason and the others go on. A message not acknowledged within AckTimeout
+// stops holding a place in the write window, so that an upstream that never
+// answers slows the flusher down but cannot stop it.
+//
+// Ids of delivered and failed messages are remembered (bounded), so that a
 // repeated Submit answers the current status and sends nothing.
 //
 // With Config.Dir the outbox lives in Dir/outbox.db (bbolt): every accepted
@@ -47,17 +60,38 @@ const (
 	StatusQueued    Status = "queued"    // accepted, not yet written on the current connection
 	StatusSent      Status = "sent"      // written upstream, not yet acknowledged
 	StatusDelivered Status = "delivered" // the upstream echoed it
-	StatusFailed    Status = "failed"    // the upstream refused it with an error frame
+	StatusFailed    Status = "failed"    // refused, expired or cancelled; Update.Error says which
+)
+
+// Ack is when a written message counts as delivered.
+type Ack int
+
+const (
+	// AckEcho (the default): when Ack is called for it (the upstream echoed it).
+	AckEcho Ack = iota
+	// AckReply: when Ack is called for it (the upstream's own acknowledgement); as
+	// AckEcho for the outbox.
+	AckReply
+	// AckWrite: as soon as it is written; Ack is then a no-op for it.
+	AckWrite
+)
+
+// Reasons of a failed Update that the outbox itself decides.
+const (
+	ReasonExpired   = "expired"
+	ReasonCancelled = "cancelled"
 )
 
 // Update is one status change of a message. Error is set only for
-// StatusFailed. For a remembered (delivered or failed) message that Lookup or
-// Submit report, Message.Content is empty: only ids and metadata are kept.
-// Update is a plain value, safe to copy.
+// StatusFailed. For a remembered (delivered or failed) message, Message.Content
+// is empty: only ids and metadata are kept. Update is a plain value, safe to
+// copy.
 type Update struct {
 	Message Message `json:"message"`
 	Status  Status  `json:"status"`
 	Error   string  `json:"error,omitempty"`
+	// Attempt is the number of this write, on a sent Update (above 1 for a resend).
+	Attempt int `json:"-"`
 }
 
 // Sender writes one message upstream. SendMessage returns once the message is
@@ -80,15 +114,22 @@ type Config struct {
 	// lives in Dir/outbox.db (Dir is created 0700, the file 0600), and Submit
 	// returns only after the message is committed (fsynced) there.
 	Dir string
+	// Ack is when a written message counts as delivered. Default AckEcho.
+	Ack Ack
 	// Window is how many messages the flusher may have written on the
 	// current connection and not yet seen acknowledged before it waits for an
-	// echo. Default 64. It keeps a large backlog from flooding the upstream,
-	// which may drop a client whose answers it cannot send fast enough (the
-	// demo server drops one 256 frames behind; each message costs two). The
-	// upstream answers every chat.message (echo or error frame), so the
-	// window always drains; one it never answers holds a slot until the next
-	// reconnect.
+	// acknowledgement. Default 64. It keeps a large backlog from flooding the
+	// upstream, which may drop a client whose answers it cannot send fast enough
+	// (the demo server drops one 256 frames behind; each message costs two).
 	Window int
+	// AckTimeout is how long a written message holds its place in the window
+	// while no acknowledgement comes; then it waits on outside the window (it is
+	// still acknowledged, or written again after a reconnect). Default 30s.
+	AckTimeout time.Duration
+	// TTL fails a message that waited longer than this since it was accepted,
+	// with ReasonExpired (one written on the current connection is left to its
+	// acknowledgement). Default 24h.
+	TTL time.Duration
 	// Remember is how many delivered or failed ids are remembered for
 	// idempotency, oldest forgotten first. Default 10000. Persisted with Dir.
 	Remember int
@@ -103,10 +144,16 @@ type Config struct {
 
 // Defaults filled in by Open for zero Config fields.
 const (
-	DefaultCapacity = 1000
-	DefaultWindow   = 64
-	DefaultRemember = 10000
+	DefaultCapacity   = 1000
+	DefaultWindow     = 64
+	DefaultRemember   = 10000
+	DefaultAckTimeout = 30 * time.Second
+	DefaultTTL        = 24 * time.Hour
 )
+
+// strikesToFail is how many connections in a row may break right after a
+// message before it is failed.
+const strikesToFail = 3
 
 var (
 	// ErrFull is returned by Submit when Capacity messages already wait.
@@ -120,6 +167,12 @@ var (
 	ErrClosed = errors.New("outbox closed")
 	// ErrRunning is returned by Run while another Run is active.
 	ErrRunning = errors.New("outbox: Run is already active")
+	// ErrUnknown is returned by Cancel for an id the outbox neither holds nor
+	// remembers.
+	ErrUnknown = errors.New("no such message")
+	// ErrDone is returned (wrapped, naming the status) by Cancel for a message
+	// that was delivered or failed already.
+	ErrDone = errors.New("message no longer waiting")
 )
 
 // Outbox is the queue of accepted messages. Create it with Open. All its
@@ -139,7 +192,9 @@ type Outbox struct {
 	done      memory        // remembered delivered/failed ids
 	cursor    *entry        // next entry to write on this connection; nil = caught up
 	gen       uint64        // connection generation: bumped on every connect and disconnect
-	unacked   int           // entries written on generation gen and not yet acknowledged
+	unacked   int           // entries written on generation gen, not yet acknowledged, in the window
+	inflight  []*entry      // those entries, in write order (removed or stale ones skipped lazily)
+	probe     *entry        // a suspect written alone on generation gen, awaiting its acknowledgement
 	connected bool          // the latest SetConnected
 	running   bool          // Run is active
 	ran       bool          // a Run has returned and none is active: nobody flushes
@@ -172,6 +227,15 @@ func Open(cfg Config) (*Outbox, error) {
 	}
 	if cfg.Remember < 0 {
 		return nil, fmt.Errorf("open outbox: remember %d is negative", cfg.Remember)
+	}
+	if cfg.AckTimeout < 0 || cfg.TTL < 0 {
+		return nil, errors.New("open outbox: AckTimeout and TTL must not be negative")
+	}
+	if cfg.AckTimeout == 0 {
+		cfg.AckTimeout = DefaultAckTimeout
+	}
+	if cfg.TTL == 0 {
+		cfg.TTL = DefaultTTL
 	}
 	if cfg.Capacity == 0 {
 		cfg.Capacity = DefaultCapacity
@@ -247,12 +311,22 @@ func (o *Outbox) Close() (lost int, err error) {
 	return lost, nil
 }
 
-// Lookup returns the current status of the message with this id, waiting or
-// remembered. It is safe for concurrent use.
-func (o *Outbox) Lookup(clientMessageID string) (Update, bool) {
+// Known reports whether the outbox holds or remembers a message with this id:
+// whether this bridge sent it (as far as it remembers). It is safe for
+// concurrent use.
+func (o *Outbox) Known(clientMessageID string) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.lookupLocked(clientMessageID)
+	_, ok := o.lookupLocked(clientMessageID)
+	return ok
+}
+
+// lookup returns the current status of the message with this id, waiting or
+// remembered.
+func (o *Outbox) lookup(id string) (Update, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.lookupLocked(id)
 }
 
 func (o *Outbox) lookupLocked(id string) (Update, bool) {

@@ -63,8 +63,8 @@ func TestCloseMemoryOnly(t *testing.T) {
 	if at, ok := o.Oldest(); !ok || !at.Equal(first) {
 		t.Errorf("Oldest = %v, %v; want %v", at, ok, first)
 	}
-	if u, ok := o.Lookup("m1"); !ok || u.Message.AcceptedAt.IsZero() || u.Message.Content != "x" {
-		t.Errorf("Lookup(m1) = %+v, %v; want the message with AcceptedAt set", u, ok)
+	if u, ok := o.lookup("m1"); !ok || u.Message.AcceptedAt.IsZero() || u.Message.Content != "x" {
+		t.Errorf("lookup(m1) = %+v, %v; want the message with AcceptedAt set", u, ok)
 	}
 	if lost, err := o.Close(); lost != 2 || err != nil {
 		t.Errorf("Close = %d, %v; want 2 lost", lost, err)

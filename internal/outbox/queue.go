@@ -1,14 +1,21 @@
 package outbox
 
+import "time"
+
 // entry is one waiting message, a node of the queue. All fields are guarded
 // by Outbox.mu.
 type entry struct {
-	msg     Message
-	seq     uint64 // persistence key (Dir mode); 0 in memory
-	status  Status
-	sentGen uint64        // generation of the last write, counted in Outbox.unacked; 0 = never written
-	removed bool          // acknowledged or failed: no longer in the queue
-	waitCh  chan struct{} // a Submit waits on it; closed when written or removed; nil if none
+	msg       Message
+	seq       uint64 // persistence key (Dir mode); 0 in memory
+	status    Status
+	sentGen   uint64        // generation of the last write; 0 = never written
+	writtenAt time.Time     // of the last write
+	attempts  int           // writes so far (in this process)
+	stale     bool          // no acknowledgement within AckTimeout: out of the window of sentGen
+	suspect   bool          // in flight when a connection broke: written alone until acknowledged
+	strikes   int           // connections that broke right after it was written alone
+	removed   bool          // acknowledged or failed: no longer in the queue
+	waitCh    chan struct{} // a Submit waits on it; closed when written or removed; nil if none
 
 	prev, next *entry
 }
@@ -89,6 +96,7 @@ func (m *memory) get(id string) (Update, bool) {
 // add remembers u (its Content dropped), forgetting the oldest beyond max.
 func (m *memory) add(u Update) {
 	u.Message.Content = ""
+	u.Attempt = 0
 	id := u.Message.ClientMessageID
 	if _, ok := m.byID[id]; !ok {
 		m.order = append(m.order, id)

@@ -168,11 +168,6 @@ func newRig(t *testing.T, url string, cfg Config) *rig {
 		Token:        ws.StaticToken(demo.DemoToken),
 		ReconnectMin: 5 * time.Millisecond,
 		ReconnectMax: 50 * time.Millisecond,
-		OnMessage:    func(frame []byte) { route(ob, frame) },
-		OnState: func(s ws.Status) {
-			ob.SetConnected(s.State == ws.StateConnected)
-			r.states.add(s.State)
-		},
 	})
 	if err != nil {
 		t.Fatalf("ws.New: %v", err)
@@ -183,7 +178,7 @@ func newRig(t *testing.T, url string, cfg Config) *rig {
 	r.wg.Add(2)
 	go func() {
 		defer r.wg.Done()
-		if err := client.Run(ctx); err != nil {
+		if err := client.Run(ctx, rigHandler{r}); err != nil {
 			t.Errorf("ws Run: %v", err)
 		}
 	}()
@@ -195,6 +190,21 @@ func newRig(t *testing.T, url string, cfg Config) *rig {
 	}()
 	t.Cleanup(r.stop)
 	return r
+}
+
+// rigHandler is the bridge's wiring of the connection to the outbox.
+type rigHandler struct{ r *rig }
+
+func (rigHandler) OpenConn(string) ws.Opening { return ws.Opening{Ready: true} }
+
+func (h rigHandler) HandleFrame(f ws.Frame) ws.Reaction {
+	route(h.r.ob, f.Data)
+	return ws.Reaction{}
+}
+
+func (h rigHandler) HandleState(s ws.Status) {
+	h.r.ob.SetConnected(s.State == ws.StateConnected)
+	h.r.states.add(s.State)
 }
 
 // stop ends the client and the flusher and closes the outbox.

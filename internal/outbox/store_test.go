@@ -71,8 +71,8 @@ func TestPersistence(t *testing.T) {
 	if at, ok := r2.ob.Oldest(); !ok || !at.Equal(first) {
 		t.Errorf("Oldest after Open = %v, %v; want %v", at, ok, first)
 	}
-	if u, ok := r2.ob.Lookup("q1"); !ok || u.Message.Content != "text of q1" {
-		t.Errorf("Lookup(q1) = %+v, %v; want its content kept", u, ok)
+	if u, ok := r2.ob.lookup("q1"); !ok || u.Message.Content != "text of q1" {
+		t.Errorf("lookup(q1) = %+v, %v; want its content kept", u, ok)
 	}
 	if st := r2.submit("d1", "conv"); st != StatusDelivered {
 		t.Errorf("Submit of a delivered id after reopen = %s, want delivered", st)
@@ -122,7 +122,7 @@ func TestRememberBoundPersisted(t *testing.T) {
 			t.Fatalf("Open: %v", err)
 		}
 		for i := range 5 {
-			_, ok := o.Lookup(fmt.Sprint("r", i))
+			_, ok := o.lookup(fmt.Sprint("r", i))
 			if want := i >= 5-remember; ok != want {
 				t.Errorf("Remember %d: r%d remembered %v, want %v", remember, i, ok, want)
 			}
@@ -182,7 +182,7 @@ func TestSurvivesSIGKILL(t *testing.T) {
 		t.Errorf("after SIGKILL the outbox holds %v, want %v", got, want)
 	}
 	for i := range 10 {
-		if u, ok := o.Lookup("k" + strconv.Itoa(i)); !ok || u.Status != StatusDelivered {
+		if u, ok := o.lookup("k" + strconv.Itoa(i)); !ok || u.Status != StatusDelivered {
 			t.Errorf("k%d: %+v, %v; want remembered as delivered", i, u, ok)
 		}
 	}

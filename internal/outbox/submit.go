@@ -11,15 +11,16 @@ import (
 //
 // When m.ClientMessageID is already known, waiting or remembered, Submit
 // returns its current status (queued, sent, delivered or failed) and nil, and
-// sends nothing more (m's other fields are ignored). Else, when Capacity
-// messages wait, it returns ErrFull. Else it stores m (with Dir: committed and
-// fsynced before Submit returns; a zero AcceptedAt is set to now), emits the
-// queued Update and wakes the flusher. Then, while the upstream is connected
-// and Run is active, it waits until the flusher has written m (StatusSent),
-// the connection went down, Close was called, Run returned or ctx ended
-// (StatusQueued; m stays accepted and is sent later); before the first Run it
-// waits too. Not connected, it returns StatusQueued at
-// once. A new message is thus reported only as queued or sent.
+// sends nothing more (m's other fields are ignored). Else, when Capacity messages wait, it
+// returns ErrFull. Else it stores m (with Dir: committed and fsynced before
+// Submit returns; a zero AcceptedAt is set to now), emits the queued Update and
+// wakes the flusher. Then, while the upstream is connected and Run is active,
+// it waits until the flusher has written m (StatusSent), the connection went
+// down, Close was called, Run returned or ctx ended (StatusQueued; m stays
+// accepted and is sent later); before the first Run it waits too. Not
+// connected, or when m cannot be written without waiting for acknowledgements,
+// it returns StatusQueued at once. A new message is thus reported only as
+// queued or sent, even when its acknowledgement came first.
 //
 // Submit is safe for concurrent use; concurrent Submits are ordered as they
 // take the outbox's lock, and that order is the order upstream. It returns
@@ -82,16 +83,20 @@ func (o *Outbox) Submit(ctx context.Context, m Message) (Status, error) {
 	return StatusSent, nil
 }
 
-// writableSoonLocked reports whether the flusher can write e without waiting for an echo: the
-// write window has room for it and every message queued before it, and no failed write holds
-// the flusher. Submit waits for the write only then; otherwise the message is reported queued at
-// once (an upstream that echoes nothing would else keep the request open indefinitely).
+// writableSoonLocked reports whether the flusher can write e without waiting for an
+// acknowledgement: the write window has room for it and every message queued before it, no
+// suspect is among them, and no failed write holds the flusher. Submit waits for the write only
+// then; otherwise the message is reported queued at once (an upstream that acknowledges nothing
+// would else keep the request open).
 func (o *Outbox) writableSoonLocked(e *entry) bool {
-	if o.stalled && o.stallGen == o.gen {
+	if (o.stalled && o.stallGen == o.gen) || o.probe != nil {
 		return false
 	}
 	room := o.cfg.Window - o.unacked
 	for c := o.cursor; c != nil && room > 0; c = c.next {
+		if c.suspect {
+			return false
+		}
 		if c == e {
 			return true
 		}
@@ -115,23 +120,42 @@ func (o *Outbox) admitLocked(id string) (st Status, known bool, err error) {
 	return "", false, nil
 }
 
-// Ack records that the upstream echoed the message with this id: it is
-// delivered, removed from the outbox and remembered (with Dir: in one
-// committed transaction), and its delivered Update is emitted (preceded by a
-// sent Update if the echo overtook the flusher's own report of the write).
-// An id that is not waiting (an echo of a message from another device of the
-// user, or a second echo) is a no-op: Ack returns false. Ack is safe for
-// concurrent use.
+// Ack records that the upstream acknowledged the message with this id (its echo, or
+// its own reply): it is delivered, removed from the outbox and remembered (with
+// Dir: in one committed transaction), and its delivered Update is emitted
+// (preceded by a sent Update if the acknowledgement overtook the flusher's own
+// report of the write). An id that is not waiting (an echo of a message from
+// another device of the user, or a second echo) is a no-op: Ack returns false.
+// Ack is safe for concurrent use.
 func (o *Outbox) Ack(clientMessageID string) bool {
 	return o.finish(clientMessageID, StatusDelivered, "")
 }
 
 // Fail records that the upstream refused the message with this id (an error
-// frame whose ref names it): it is failed, removed from the outbox and
-// remembered, and its failed Update carries reason as Error. An id that is not
-// waiting is a no-op: Fail returns false. Fail is safe for concurrent use.
+// frame whose ref names it, or a negative reply): it is failed, removed from
+// the outbox and remembered, and its failed Update carries reason as Error. An
+// id that is not waiting is a no-op: Fail returns false. Fail is safe for
+// concurrent use.
 func (o *Outbox) Fail(clientMessageID, reason string) bool {
 	return o.finish(clientMessageID, StatusFailed, reason)
+}
+
+// Cancel takes a waiting message (queued, or sent and not acknowledged) out of
+// the outbox: it is not written again, and it fails with ReasonCancelled. It
+// returns ErrUnknown for an id the outbox neither holds nor remembers, and
+// ErrDone (wrapped, naming the status) for one delivered or failed already.
+// Cancel is safe for concurrent use.
+func (o *Outbox) Cancel(clientMessageID string) error {
+	if o.finish(clientMessageID, StatusFailed, ReasonCancelled) {
+		return nil
+	}
+	o.mu.Lock()
+	u, ok := o.lookupLocked(clientMessageID)
+	o.mu.Unlock()
+	if !ok {
+		return ErrUnknown
+	}
+	return fmt.Errorf("message %s is %s: %w", clientMessageID, u.Status, ErrDone)
 }
 
 // finish moves a waiting message to the remembered set with status st.
@@ -159,13 +183,16 @@ func (o *Outbox) finish(id string, st Status, reason string) bool {
 
 	o.mu.Lock()
 	if st == StatusDelivered && e.status == StatusQueued {
-		o.ups.queue(Update{Message: e.msg, Status: StatusSent})
+		o.ups.queue(Update{Message: e.msg, Status: StatusSent, Attempt: max(e.attempts, 1)})
 	}
 	if o.cursor == e {
 		o.cursor = e.next
 	}
-	if e.sentGen == o.gen && e.sentGen != 0 {
+	if e.sentGen == o.gen && e.sentGen != 0 && !e.stale && e.status == StatusSent {
 		o.unacked-- // a window slot frees
+	}
+	if o.probe == e {
+		o.probe = nil
 	}
 	o.q.remove(e)
 	e.status = st

@@ -52,8 +52,8 @@ func TestSubmitIdempotent(t *testing.T) {
 	if got := up.received(t); !slices.Equal(got, want) {
 		t.Errorf("upstream read %v, want %v (each once)", got, want)
 	}
-	if u, ok := r.ob.Lookup("up-1"); !ok || u.Status != StatusDelivered || u.Message.Content != "" {
-		t.Errorf("Lookup = %+v, %v; want delivered, without content", u, ok)
+	if u, ok := r.ob.lookup("up-1"); !ok || u.Status != StatusDelivered || u.Message.Content != "" {
+		t.Errorf("lookup = %+v, %v; want delivered, without content", u, ok)
 	}
 }
 
@@ -108,8 +108,8 @@ func TestFail(t *testing.T) {
 	if st := r.submit("bad-1", "conv"); st != StatusFailed {
 		t.Errorf("Submit of a failed id = %s, want failed", st)
 	}
-	if u, ok := r.ob.Lookup("bad-1"); !ok || u.Status != StatusFailed || u.Error != failed.Error {
-		t.Errorf("Lookup = %+v, %v; want failed with the reason", u, ok)
+	if u, ok := r.ob.lookup("bad-1"); !ok || u.Status != StatusFailed || u.Error != failed.Error {
+		t.Errorf("lookup = %+v, %v; want failed with the reason", u, ok)
 	}
 	if r.ob.Fail("bad-1", "again") || r.ob.Fail("unknown", "x") {
 		t.Error("Fail of an id that is not waiting reported a change")

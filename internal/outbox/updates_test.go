@@ -50,7 +50,7 @@ func TestOnUpdateMayCallTheOutbox(t *testing.T) {
 	var o *Outbox
 	var seen []string
 	cfg := Config{Sender: nopSender{}, OnUpdate: func(u Update) {
-		if _, ok := o.Lookup(u.Message.ClientMessageID); !ok {
+		if _, ok := o.lookup(u.Message.ClientMessageID); !ok {
 			t.Errorf("Lookup(%s) from OnUpdate found nothing", u.Message.ClientMessageID)
 		}
 		seen = append(seen, fmt.Sprintf("%s %s %d", u.Message.ClientMessageID, u.Status, o.Depth()))
