@@ -24,7 +24,7 @@ func (s *Server) handleCall(action string) http.Handler {
 		callID := pathParam(r, "call_id")
 		var body callAction
 		var dst any = &body
-		if action == chat.TypeCallAccept {
+		if action == chat.CallAccept {
 			dst = &struct{}{}
 		}
 		p := decodeBody(r, dst, true)

@@ -391,7 +391,8 @@ func TestRoutingErrors(t *testing.T) {
 		{http.MethodGet, "/calls/k9/accept", 405, "method-not-allowed", "POST"},
 		{http.MethodPost, "/healthz", 405, "method-not-allowed", "GET"},
 		{http.MethodGet, "/nope", 404, "not-found", ""},
-		{http.MethodGet, "/messages/extra", 404, "not-found", ""},
+		{http.MethodGet, "/messages/extra", 405, "method-not-allowed", "DELETE"},
+		{http.MethodGet, "/messages/extra/more", 404, "not-found", ""},
 		{http.MethodPost, "/calls/k9/hold", 404, "not-found", ""},
 	}
 	for _, tt := range tests {

@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
-	"github.com/chatbridge/chatbridge/internal/chat"
+	"github.com/chatbridge/chatbridge/internal/dialect"
 	"github.com/chatbridge/chatbridge/internal/hub"
 )
 
@@ -64,15 +65,16 @@ func FuzzStreamQuery(f *testing.F) {
 	} {
 		f.Add(s[0], s[1], s[2])
 	}
+	srv := New(Config{Chat: topicsOnly{}, Topics: h})
 	f.Fuzz(func(t *testing.T, topics, conv, lastID string) {
-		list, p := parseTopics([]string{topics})
+		list, p := srv.parseTopics([]string{topics})
 		if p != nil {
 			if p.Status != http.StatusNotFound && p.Status != http.StatusBadRequest {
 				t.Fatalf("topics %q refused with %d", topics, p.Status)
 			}
 		} else {
 			for _, tp := range list {
-				if !chat.IsTopic(tp) {
+				if !slices.Contains(srv.names, tp) || !dialect.IsBuiltinTopic(tp) {
 					t.Fatalf("topics %q accepted %q", topics, tp)
 				}
 			}

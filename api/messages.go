@@ -56,6 +56,31 @@ func (s *Server) handlePostMessage() http.Handler {
 	})
 }
 
+// handleDeleteMessage serves DELETE /messages/{client_message_id}: a waiting message is taken out
+// of the outbox (204); an unknown id is 404, one delivered or failed already 409.
+func (s *Server) handleDeleteMessage() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := pathParam(r, "client_message_id")
+		if !clientIDPattern.MatchString(id) {
+			p := newProblem(http.StatusUnprocessableEntity, "validation", "the request breaks the input rules")
+			p.Errors = []FieldError{{Field: "client_message_id", Message: "client_message_id " + ruleMessages["clientid"]}}
+			writeProblem(w, p)
+			return
+		}
+		switch err := s.cfg.Chat.Cancel(id); {
+		case err == nil:
+			w.WriteHeader(http.StatusNoContent)
+		case errors.Is(err, chat.ErrUnknownMessage):
+			writeProblem(w, newProblem(http.StatusNotFound, "unknown-message", "the bridge holds no message with this client_message_id"))
+		case errors.Is(err, chat.ErrMessageDone):
+			writeProblem(w, newProblem(http.StatusConflict, "message-done", err.Error()))
+		default:
+			s.log.Error("cancel message", "err", err)
+			writeProblem(w, newProblem(http.StatusInternalServerError, "internal", "the message could not be cancelled"))
+		}
+	})
+}
+
 // sendProblem is the answer when a frame could not go upstream.
 func (s *Server) sendProblem(err error) *Problem {
 	if errors.Is(err, ws.ErrNotConnected) {

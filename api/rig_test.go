@@ -14,6 +14,7 @@ import (
 	chatbridge "github.com/chatbridge/chatbridge"
 	"github.com/chatbridge/chatbridge/internal/chat"
 	"github.com/chatbridge/chatbridge/internal/demo"
+	"github.com/chatbridge/chatbridge/internal/dialect/envelope"
 	"github.com/chatbridge/chatbridge/internal/hub"
 	"github.com/chatbridge/chatbridge/internal/ws"
 )
@@ -43,18 +44,17 @@ func newRig(t *testing.T, opts ...rigOption) *rig {
 	up := httptest.NewServer(mux)
 
 	r := &rig{demo: d, topics: hub.New(hub.Config{History: 1000, Buffer: 256}), tokens: ws.NewSettableToken(demo.DemoToken)}
+	dl := envelope.New(envelope.Config{})
 	client, err := ws.New(ws.Config{
 		URL:   "ws" + strings.TrimPrefix(up.URL, "http") + demo.Path,
-		Token: r.tokens, PingFrame: chat.PingFrame,
+		Token: r.tokens, PingFrame: dl.Ping(),
 		ReconnectMin: 10 * time.Millisecond, ReconnectMax: 100 * time.Millisecond,
-		OnMessage: func(b []byte) { r.svc.HandleFrame(b) },
-		OnState:   func(st ws.Status) { r.svc.HandleState(st) },
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.client = client
-	if r.svc, err = chat.NewService(chat.Config{Topics: r.topics, Transport: client}); err != nil {
+	if r.svc, err = chat.NewService(chat.Config{Topics: r.topics, Transport: client, Dialect: dl}); err != nil {
 		t.Fatal(err)
 	}
 	cfg := Config{Chat: r.svc, Connection: &testConnection{client: client, tokens: r.tokens},
@@ -70,7 +70,7 @@ func newRig(t *testing.T, opts ...rigOption) *rig {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{}, 2)
-	go func() { defer func() { done <- struct{}{} }(); _ = client.Run(ctx) }()
+	go func() { defer func() { done <- struct{}{} }(); _ = client.Run(ctx, r.svc) }()
 	go func() { defer func() { done <- struct{}{} }(); _ = r.svc.Run(ctx) }()
 	t.Cleanup(func() {
 		r.api.Close()
@@ -110,6 +110,23 @@ func (c *testConnection) State() chat.ConnectionState {
 }
 func (c *testConnection) SetToken(token string) { c.tokens.Set(token); c.client.Reconnect() }
 func (c *testConnection) Disconnect()           { c.client.Disconnect() }
+
+// topicsOnly is a Chat for tests that need only the topic list of the default dialect.
+type topicsOnly struct{ Chat }
+
+func (topicsOnly) Topics() []chat.TopicInfo { return defaultTopicList }
+
+// defaultTopicList is the topic list of a Service on the default dialect.
+var defaultTopicList = func() []chat.TopicInfo {
+	topics := hub.New(hub.Config{})
+	defer topics.Close()
+	svc, err := chat.NewService(chat.Config{Topics: topics, Dialect: envelope.New(envelope.Config{})})
+	if err != nil {
+		panic(err)
+	}
+	defer svc.Close()
+	return svc.Topics()
+}()
 
 // exchange is one request and its answer, as a test saw them.
 type exchange struct {

@@ -30,10 +30,11 @@ func (s *Server) Handler() http.Handler {
 	r.Use(s.observe, s.recoverPanics, s.cfg.Security.Middleware)
 
 	r.Method(http.MethodPost, "/messages", s.handlePostMessage())
+	r.Method(http.MethodDelete, "/messages/{client_message_id}", s.handleDeleteMessage())
 	r.Method(http.MethodPost, "/typing", s.handlePostTyping())
-	r.Method(http.MethodPost, "/calls/{call_id}/accept", s.handleCall(chat.TypeCallAccept))
-	r.Method(http.MethodPost, "/calls/{call_id}/reject", s.handleCall(chat.TypeCallReject))
-	r.Method(http.MethodPost, "/calls/{call_id}/end", s.handleCall(chat.TypeCallEnd))
+	r.Method(http.MethodPost, "/calls/{call_id}/accept", s.handleCall(chat.CallAccept))
+	r.Method(http.MethodPost, "/calls/{call_id}/reject", s.handleCall(chat.CallReject))
+	r.Method(http.MethodPost, "/calls/{call_id}/end", s.handleCall(chat.CallEnd))
 
 	r.Method(http.MethodGet, "/connection", s.handleGetConnection())
 	r.Method(http.MethodPut, "/connection", s.handlePutConnection())
@@ -44,6 +45,7 @@ func (s *Server) Handler() http.Handler {
 	r.Method(http.MethodGet, "/presence", s.handlePresence())
 	r.Method(http.MethodGet, "/calls", s.handleCalls())
 
+	r.Method(http.MethodGet, "/topics", s.handleTopics())
 	r.Method(http.MethodGet, "/events", s.handleEvents())
 	r.Method(http.MethodGet, "/events/{topic}", s.handleTopicEvents())
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/internal/chat"
+	"github.com/chatbridge/chatbridge/internal/dialect"
 	"github.com/chatbridge/chatbridge/internal/hub"
 )
 
@@ -17,8 +18,12 @@ type Chat interface {
 	Submit(ctx context.Context, m chat.OutgoingMessage) (status string, err error)
 	// Queued is how many messages wait for the upstream.
 	Queued() int
+	// Cancel takes a waiting message out (chat.ErrUnknownMessage, chat.ErrMessageDone).
+	Cancel(clientMessageID string) error
 	SendTyping(ctx context.Context, t chat.OutgoingTyping) error
 	SendCall(ctx context.Context, action string, c chat.OutgoingCall) error
+	// Topics lists every topic streams may carry, with its event names; it does not change.
+	Topics() []chat.TopicInfo
 }
 
 // Connection is what the API needs to show and steer the upstream connection.
@@ -69,6 +74,9 @@ type Server struct {
 	stopStreams context.CancelFunc
 	open        chan struct{} // one token per open stream, capacity MaxStreams
 	stats       *streamStats
+	topics      []chat.TopicInfo // every topic, as Chat.Topics lists them
+	names       []string         // their names
+	defaults    []string         // what GET /events streams without ?topics=: every topic but raw
 }
 
 // New returns a Server with cfg's defaults filled in.
@@ -92,8 +100,19 @@ func New(cfg Config) *Server {
 		cfg.Security, _ = NewSecurity(SecurityConfig{Logger: cfg.Logger}) // the zero config never fails
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{cfg: cfg, log: cfg.Logger, streamsCtx: ctx, stopStreams: cancel,
-		open: make(chan struct{}, cfg.MaxStreams), stats: newStreamStats()}
+	s := &Server{cfg: cfg, log: cfg.Logger, streamsCtx: ctx, stopStreams: cancel,
+		open: make(chan struct{}, cfg.MaxStreams)}
+	if cfg.Chat != nil {
+		s.topics = cfg.Chat.Topics()
+	}
+	for _, t := range s.topics {
+		s.names = append(s.names, t.Name)
+		if t.Name != dialect.TopicRaw {
+			s.defaults = append(s.defaults, t.Name)
+		}
+	}
+	s.stats = newStreamStats(s.names)
+	return s
 }
 
 // Close makes every open SSE stream end; http.Server.Shutdown then waits for their handlers.

@@ -5,17 +5,17 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/chatbridge/chatbridge/internal/chat"
+	"github.com/chatbridge/chatbridge/internal/chat/snapshot"
 )
 
 // Snapshots is the chat state a page loads before following the stream (API.md, "Snapshots:
-// load, then follow"): *chat.Projection provides it. Each answer carries the id of the last event
+// load, then follow"): *snapshot.Projection provides it. Each answer carries the id of the last event
 // it reflects; a stream opened with last_event_id=<that id> continues exactly after it.
 type Snapshots interface {
-	Conversations() (eventID string, list []chat.ConversationView)
+	Conversations() (eventID string, list []snapshot.ConversationView)
 	Messages(conversationID string, limit int) (eventID string, msgs []json.RawMessage, found bool)
-	Presence() (eventID string, users []chat.UserView)
-	Calls() (eventID string, calls []chat.CallView)
+	Presence() (eventID string, users []snapshot.UserView)
+	Calls() (eventID string, calls []snapshot.CallView)
 }
 
 // defaultMessageLimit is the number of messages GET /conversations/{id}/messages answers
@@ -25,20 +25,20 @@ const defaultMessageLimit = 50
 // The snapshot answers. The lists are never null, so a page can iterate them at once.
 type (
 	conversationsSnapshot struct {
-		EventID       string                  `json:"event_id"`
-		Conversations []chat.ConversationView `json:"conversations"`
+		EventID       string                      `json:"event_id"`
+		Conversations []snapshot.ConversationView `json:"conversations"`
 	}
 	messagesSnapshot struct {
 		EventID  string            `json:"event_id"`
 		Messages []json.RawMessage `json:"messages"`
 	}
 	presenceSnapshot struct {
-		EventID string          `json:"event_id"`
-		Users   []chat.UserView `json:"users"`
+		EventID string              `json:"event_id"`
+		Users   []snapshot.UserView `json:"users"`
 	}
 	callsSnapshot struct {
-		EventID string          `json:"event_id"`
-		Calls   []chat.CallView `json:"calls"`
+		EventID string              `json:"event_id"`
+		Calls   []snapshot.CallView `json:"calls"`
 	}
 )
 

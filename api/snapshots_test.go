@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatbridge/chatbridge/internal/chat"
+	"github.com/chatbridge/chatbridge/internal/chat/snapshot"
+	"github.com/chatbridge/chatbridge/internal/ws"
 )
 
 func chatFrame(id, conv, sender, content string) []byte {
@@ -140,11 +141,11 @@ func TestSnapshotThenFollowRebuildsTheState(t *testing.T) {
 			conv := fmt.Sprintf("c%d", i%7)
 			switch i % 5 {
 			case 0, 1, 2:
-				r.svc.HandleFrame(chatFrame(fmt.Sprintf("m%d", i), conv, "bob", "x"))
+				r.svc.HandleFrame(ws.Frame{Data: chatFrame(fmt.Sprintf("m%d", i), conv, "bob", "x")})
 			case 3:
-				r.svc.HandleFrame(frame("conversation.update", map[string]any{"conversation_id": conv, "title": fmt.Sprintf("T%d", i), "unread_count": i % 4}))
+				r.svc.HandleFrame(ws.Frame{Data: frame("conversation.update", map[string]any{"conversation_id": conv, "title": fmt.Sprintf("T%d", i), "unread_count": i % 4})})
 			case 4:
-				r.svc.HandleFrame(frame("user.status", map[string]any{"user_id": fmt.Sprintf("u%d", i%11), "status": []string{"online", "away", "offline"}[i%3]}))
+				r.svc.HandleFrame(ws.Frame{Data: frame("user.status", map[string]any{"user_id": fmt.Sprintf("u%d", i%11), "status": []string{"online", "away", "offline"}[i%3]})})
 			}
 			if i%20 == 0 {
 				time.Sleep(time.Millisecond) // a high rate the SSE readers can follow
@@ -222,7 +223,7 @@ func TestSnapshotBoundsWith100000Conversations(t *testing.T) {
 	}
 	r := newRig(t)
 	for i := 0; i < 100_000; i++ {
-		r.svc.HandleFrame(frame("conversation.update", map[string]any{"conversation_id": fmt.Sprintf("conv-%06d", i), "title": "t"}))
+		r.svc.HandleFrame(ws.Frame{Data: frame("conversation.update", map[string]any{"conversation_id": fmt.Sprintf("conv-%06d", i), "title": "t"})})
 	}
 	var convs struct {
 		Conversations []struct {
@@ -230,13 +231,13 @@ func TestSnapshotBoundsWith100000Conversations(t *testing.T) {
 		} `json:"conversations"`
 	}
 	wantJSON(t, r.do(t, http.MethodGet, "/conversations", "", ""), http.StatusOK, &convs)
-	if n := len(convs.Conversations); n != chat.DefaultMaxConversations {
-		t.Fatalf("%d conversations kept, want the bound %d", n, chat.DefaultMaxConversations)
+	if n := len(convs.Conversations); n != snapshot.DefaultMaxConversations {
+		t.Fatalf("%d conversations kept, want the bound %d", n, snapshot.DefaultMaxConversations)
 	}
 	if first := convs.Conversations[0].ConversationID; first != "conv-099999" {
 		t.Errorf("most recently updated first: got %s", first)
 	}
-	if st := r.svc.Snapshots().Stats(); st.Conversations > chat.DefaultMaxConversations {
+	if st := r.svc.Snapshots().Stats(); st.Conversations > snapshot.DefaultMaxConversations {
 		t.Errorf("projection stats %+v beyond the bound", st)
 	}
 	wantProblem(t, r.do(t, http.MethodGet, "/conversations/conv-000000/messages", "", ""), http.StatusNotFound, "unknown-conversation")
@@ -244,7 +245,7 @@ func TestSnapshotBoundsWith100000Conversations(t *testing.T) {
 
 func TestCallEndedLeavesNoOpenCall(t *testing.T) {
 	r := newRig(t)
-	r.svc.HandleFrame(frame("call.incoming", map[string]any{"call_id": "k1", "conversation_id": "c1", "caller_id": "cy", "media": "video"}))
+	r.svc.HandleFrame(ws.Frame{Data: frame("call.incoming", map[string]any{"call_id": "k1", "conversation_id": "c1", "caller_id": "cy", "media": "video"})})
 	var calls struct {
 		EventID string           `json:"event_id"`
 		Calls   []map[string]any `json:"calls"`
@@ -253,7 +254,7 @@ func TestCallEndedLeavesNoOpenCall(t *testing.T) {
 	if len(calls.Calls) != 1 || calls.Calls[0]["call_id"] != "k1" || calls.Calls[0]["state"] != "incoming" {
 		t.Fatalf("calls = %+v, want k1 incoming", calls.Calls)
 	}
-	r.svc.HandleFrame(frame("call.ended", map[string]any{"call_id": "k1", "reason": "hangup"}))
+	r.svc.HandleFrame(ws.Frame{Data: frame("call.ended", map[string]any{"call_id": "k1", "reason": "hangup"})})
 	wantJSON(t, r.do(t, http.MethodGet, "/calls", "", ""), http.StatusOK, &calls)
 	if len(calls.Calls) != 0 {
 		t.Fatalf("calls after call.ended = %+v, want none", calls.Calls)
@@ -266,7 +267,7 @@ func TestCallEndedLeavesNoOpenCall(t *testing.T) {
 func TestMessagesSnapshotLimit(t *testing.T) {
 	r := newRig(t)
 	for i := 0; i < 250; i++ {
-		r.svc.HandleFrame(chatFrame(fmt.Sprintf("m%03d", i), "deep", "bob", "x"))
+		r.svc.HandleFrame(ws.Frame{Data: chatFrame(fmt.Sprintf("m%03d", i), "deep", "bob", "x")})
 	}
 	var got struct {
 		Messages []struct{ ID string } `json:"messages"`
@@ -296,7 +297,7 @@ func TestMessagesSnapshotLimit(t *testing.T) {
 
 func TestPathIDsAreDecoded(t *testing.T) {
 	r := newRig(t)
-	r.svc.HandleFrame(chatFrame("m1", "team:general", "bob", "x"))
+	r.svc.HandleFrame(ws.Frame{Data: chatFrame("m1", "team:general", "bob", "x")})
 	var got struct {
 		Messages []struct{ ID string } `json:"messages"`
 	}

@@ -11,15 +11,12 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/internal/chat"
+	"github.com/chatbridge/chatbridge/internal/dialect"
 	"github.com/chatbridge/chatbridge/internal/hub"
 )
 
 // EventStreamReset is the event that starts a stream whose resume id could not be honoured.
 const EventStreamReset = "stream.reset"
-
-// defaultTopics is what GET /events streams without ?topics=: every topic but raw.
-var defaultTopics = []string{chat.TopicMessages, chat.TopicTyping, chat.TopicPresence,
-	chat.TopicConversations, chat.TopicCalls, chat.TopicErrors, chat.TopicConnection}
 
 // filter keeps the events one stream carries: its topics and, for the conversation-scoped
 // topics, one conversation. It is read by the stream's own goroutine only.
@@ -43,8 +40,8 @@ func (f *filter) has(topic string) bool { return slices.Contains(f.topics, topic
 func (s *Server) handleTopicEvents() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		topic := pathParam(r, "topic")
-		if !chat.IsTopic(topic) {
-			writeProblem(w, unknownTopic(topic))
+		if !slices.Contains(s.names, topic) {
+			writeProblem(w, s.unknownTopic(topic))
 			return
 		}
 		s.serveStream(w, r, []string{topic})
@@ -54,7 +51,7 @@ func (s *Server) handleTopicEvents() http.Handler {
 // handleEvents serves GET /events?topics=a,b: several topics on one connection.
 func (s *Server) handleEvents() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		topics, p := parseTopics(r.URL.Query()["topics"])
+		topics, p := s.parseTopics(r.URL.Query()["topics"])
 		if p != nil {
 			writeProblem(w, p)
 			return
@@ -64,10 +61,10 @@ func (s *Server) handleEvents() http.Handler {
 }
 
 // parseTopics reads the topics query values (comma separated, possibly repeated); none means
-// defaultTopics.
-func parseTopics(values []string) ([]string, *Problem) {
+// every topic but raw.
+func (s *Server) parseTopics(values []string) ([]string, *Problem) {
 	if len(values) == 0 {
-		return defaultTopics, nil
+		return s.defaults, nil
 	}
 	var topics []string
 	for _, v := range values {
@@ -76,8 +73,8 @@ func parseTopics(values []string) ([]string, *Problem) {
 			if t == "" {
 				continue
 			}
-			if !chat.IsTopic(t) {
-				return nil, unknownTopic(t)
+			if !slices.Contains(s.names, t) {
+				return nil, s.unknownTopic(t)
 			}
 			if !slices.Contains(topics, t) {
 				topics = append(topics, t)
@@ -86,18 +83,30 @@ func parseTopics(values []string) ([]string, *Problem) {
 	}
 	if len(topics) == 0 {
 		p := newProblem(http.StatusBadRequest, "invalid-query", "topics names no topic")
-		p.Errors = []FieldError{{Field: "topics", Message: "topics must list one or more of " + strings.Join(chat.Topics, ", ")}}
+		p.Errors = []FieldError{{Field: "topics", Message: "topics must list one or more of " + strings.Join(s.names, ", ")}}
 		return nil, p
 	}
 	return topics, nil
 }
 
-func unknownTopic(t string) *Problem {
+func (s *Server) unknownTopic(t string) *Problem {
 	if len(t) > 64 {
 		t = t[:64] + "..."
 	}
 	return newProblem(http.StatusNotFound, "unknown-topic",
-		strconv.Quote(t)+" is not a topic; topics are "+strings.Join(chat.Topics, ", "))
+		strconv.Quote(t)+" is not a topic; topics are "+strings.Join(s.names, ", "))
+}
+
+// topicList is the answer of GET /topics.
+type topicList struct {
+	Topics []chat.TopicInfo `json:"topics"`
+}
+
+// handleTopics serves GET /topics: every topic, with the event names it carries.
+func (s *Server) handleTopics() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, topicList{Topics: s.topics})
+	})
 }
 
 // serveStream runs one SSE stream until the client leaves, the stream falls too far behind, or
@@ -149,7 +158,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, topics []st
 		data, _ := json.Marshal(map[string]string{"reason": reason})
 		st.event(sub.StartID(), EventStreamReset, data)
 	}
-	if f.has(chat.TopicConnection) {
+	if f.has(dialect.TopicConnection) {
 		data, _ := json.Marshal(s.cfg.Connection.State())
 		st.event("", chat.EventConnectionState, data)
 	}
@@ -247,15 +256,15 @@ func (st *stream) flush() error {
 
 // streamStats counts what the SSE streams do, for metrics. Safe for concurrent use.
 type streamStats struct {
-	subscribers map[string]*atomic.Int64 // by topic; fixed keys (chat.Topics), filled by New
+	subscribers map[string]*atomic.Int64 // by topic; fixed keys (every topic), filled by New
 	delivered   atomic.Uint64
 	replays     atomic.Uint64
 	resets      atomic.Uint64
 }
 
-func newStreamStats() *streamStats {
-	st := &streamStats{subscribers: make(map[string]*atomic.Int64, len(chat.Topics))}
-	for _, t := range chat.Topics {
+func newStreamStats(topics []string) *streamStats {
+	st := &streamStats{subscribers: make(map[string]*atomic.Int64, len(topics))}
+	for _, t := range topics {
 		st.subscribers[t] = new(atomic.Int64)
 	}
 	return st

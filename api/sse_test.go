@@ -16,6 +16,8 @@ import (
 	"github.com/r3labs/sse/v2"
 
 	"github.com/chatbridge/chatbridge/internal/chat"
+	"github.com/chatbridge/chatbridge/internal/dialect"
+	"github.com/chatbridge/chatbridge/internal/ws"
 )
 
 // sseEvent is one parsed Server-Sent Event (or a comment, with Comment set).
@@ -125,12 +127,12 @@ func parseSSE(b []byte) sseEvent {
 func (r *rig) publishTyping(t *testing.T, first, n int, conv string) {
 	t.Helper()
 	for i := first; i < first+n; i++ {
-		r.svc.HandleFrame(typingFrame(conv, i, ""))
+		r.svc.HandleFrame(ws.Frame{Data: typingFrame(conv, i, "")})
 	}
 }
 
 func typingFrame(conv string, n int, pad string) []byte {
-	b, _ := json.Marshal(map[string]any{"type": chat.TypeTypingIndicator, "payload": map[string]any{
+	b, _ := json.Marshal(map[string]any{"type": dialect.TypeTypingIndicator, "payload": map[string]any{
 		"conversation_id": conv, "user_id": "bob", "is_typing": true, "n": n, "pad": pad}})
 	return b
 }
@@ -216,7 +218,7 @@ func TestMultiTopicStreamAndConversationFilter(t *testing.T) {
 	c := r.openStream(t, "/events?topics=typing,presence&conversation_id=c2")
 	c.next(t)
 	r.publishTyping(t, 0, 1, "c1") // filtered out
-	r.svc.HandleFrame([]byte(`{"type":"user.status","payload":{"user_id":"zed","status":"online"}}`))
+	r.svc.HandleFrame(ws.Frame{Data: []byte(`{"type":"user.status","payload":{"user_id":"zed","status":"online"}}`)})
 	r.publishTyping(t, 1, 1, "c2")
 	if e := c.nextEvent(t); e.Event != "user.status" {
 		t.Fatalf("first = %+v, want user.status (presence is not filtered by conversation)", e)
@@ -360,7 +362,7 @@ func TestStalledClientIsCutAndOthersGetEverything(t *testing.T) {
 	// client falls behind.
 	for i := 0; i < total; i += chunk {
 		for j := i; j < i+chunk; j++ {
-			r.svc.HandleFrame(typingFrame("c1", j, pad))
+			r.svc.HandleFrame(ws.Frame{Data: typingFrame("c1", j, pad)})
 		}
 		for j := i; j < i+chunk; j++ {
 			if n := typingN(t, healthy.nextEvent(t)); n != j {

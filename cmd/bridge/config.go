@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/chatbridge/chatbridge/api"
+	"github.com/chatbridge/chatbridge/internal/dialect"
 	"github.com/chatbridge/chatbridge/internal/ws"
 )
 
@@ -36,6 +38,17 @@ type config struct {
 	LogFormat        string
 	LogLevel         string
 	Version          bool
+	Dialect          string
+	DialectFile      string
+	HeartbeatMode    string // "" = the profile's, else the dialect's
+	Ack              string // "" = the profile's, else the dialect's
+	MessageTTL       time.Duration
+
+	// Profile is the --dialect-file, loaded and checked; nil without one.
+	Profile *dialect.Profile
+	// explicit names the flags given on the command line or through their variable, which win
+	// over the profile.
+	explicit map[string]bool
 }
 
 // usageError is a bad command line: run prints it (with the usage) and main exits with status 2.
@@ -78,7 +91,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	str(&c.Upstream, "upstream", "BRIDGE_UPSTREAM_URL", "", "upstream ws:// or wss:// URL; empty runs the built-in demo chat server")
 	str(&c.Token, "token", "BRIDGE_UPSTREAM_TOKEN", "", "upstream access token")
 	str(&c.TokenFile, "token-file", "BRIDGE_UPSTREAM_TOKEN_FILE", "", "file holding the upstream token, re-read before every (re)connect")
-	str(&c.TokenIn, "token-in", "BRIDGE_TOKEN_IN", "query", "where the token goes: query (?token=) or header (Authorization: Bearer)")
+	str(&c.TokenIn, "token-in", "BRIDGE_TOKEN_IN", "query", "where the token goes: query (?token=), header (Authorization: Bearer), none, or connect (the dialect's connect frame)")
 	str(&c.APIToken, "api-token", "BRIDGE_API_TOKEN", "", "when set, every endpoint but /healthz requires this token")
 	list(&c.AllowOrigins, "allow-origin", "BRIDGE_ALLOWED_ORIGINS", "extra allowed browser origins, comma separated")
 	list(&c.AllowHosts, "allow-host", "BRIDGE_ALLOWED_HOSTS", "extra allowed Host names, comma separated")
@@ -93,6 +106,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	dur(&c.ReconnectMax, "reconnect-max", "BRIDGE_RECONNECT_MAX", 30*time.Second, "largest reconnect backoff")
 	str(&c.LogFormat, "log-format", "BRIDGE_LOG_FORMAT", "text", "log format: text or json")
 	str(&c.LogLevel, "log-level", "BRIDGE_LOG_LEVEL", "info", "log level: debug, info, warn or error")
+	str(&c.Dialect, "dialect", "BRIDGE_DIALECT", dialect.DialectEnvelope, "upstream dialect: envelope, socketio or centrifugo")
+	str(&c.DialectFile, "dialect-file", "BRIDGE_DIALECT_FILE", "", "a YAML or JSON profile adjusting the dialect to the upstream (see docs/DIALECTS.md)")
+	str(&c.HeartbeatMode, "heartbeat-mode", "BRIDGE_HEARTBEAT_MODE", "", "heartbeat: ws (ping control frames), json (the dialect's ping frame) or off; default the dialect's")
+	str(&c.Ack, "ack", "BRIDGE_ACK", "", "when a sent message is delivered: echo, write or reply; default the dialect's")
+	dur(&c.MessageTTL, "message-ttl", "BRIDGE_MESSAGE_TTL", 24*time.Hour, "queued messages older than this fail as expired")
 	fs.BoolVar(&c.Version, "version", false, "print the version and exit")
 
 	fail := func(msg string) (*config, error) {
@@ -112,14 +130,22 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	c.explicit = map[string]bool{}
 	for _, o := range opts {
 		v := getenv(o.env)
+		if given[o.flag] {
+			c.explicit[o.flag] = true
+		}
 		if given[o.flag] || v == "" {
 			continue
 		}
 		if err := fs.Set(o.flag, v); err != nil {
 			return fail(fmt.Sprintf("invalid value for %s: %v", o.env, err))
 		}
+		c.explicit[o.flag] = true
+	}
+	if msg := c.applyProfile(); msg != "" {
+		return fail(msg)
 	}
 	if msg := c.check(); msg != "" {
 		return fail(msg)
@@ -127,11 +153,40 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	return c, nil
 }
 
+// applyProfile loads --dialect-file and takes from it what no flag or variable gave: the
+// dialect, the token placement, the heartbeat mode and the ack mode.
+func (c *config) applyProfile() string {
+	if c.DialectFile == "" {
+		return ""
+	}
+	p, err := dialect.LoadProfile(c.DialectFile)
+	if err != nil {
+		return err.Error() // "profile FILE: key K: ..."
+	}
+	c.Profile = p
+	take := func(flag string, dst *string, v string) {
+		if v != "" && !c.explicit[flag] {
+			*dst = v
+		}
+	}
+	take("dialect", &c.Dialect, p.Dialect)
+	take("token-in", &c.TokenIn, p.TokenIn)
+	take("heartbeat-mode", &c.HeartbeatMode, p.Heartbeat)
+	take("ack", &c.Ack, p.Ack)
+	return ""
+}
+
 // check validates what single flags cannot: enumerations and relations between flags.
 func (c *config) check() string {
 	switch {
-	case c.TokenIn != "query" && c.TokenIn != "header":
-		return fmt.Sprintf("invalid value %q for flag -token-in: must be query or header", c.TokenIn)
+	case !slices.Contains(dialect.Dialects, c.Dialect):
+		return fmt.Sprintf("invalid value %q for flag -dialect: must be envelope, socketio or centrifugo", c.Dialect)
+	case !slices.Contains([]string{dialect.TokenInQuery, dialect.TokenInHeader, dialect.TokenInNone, dialect.TokenInConnect}, c.TokenIn):
+		return fmt.Sprintf("invalid value %q for flag -token-in: must be query, header, none or connect", c.TokenIn)
+	case !slices.Contains([]string{"", dialect.HeartbeatWS, dialect.HeartbeatJSON, dialect.HeartbeatOff}, c.HeartbeatMode):
+		return fmt.Sprintf("invalid value %q for flag -heartbeat-mode: must be ws, json or off", c.HeartbeatMode)
+	case !slices.Contains([]string{"", dialect.AckEcho, dialect.AckWrite, dialect.AckReply}, c.Ack):
+		return fmt.Sprintf("invalid value %q for flag -ack: must be echo, write or reply", c.Ack)
 	case c.LogFormat != "text" && c.LogFormat != "json":
 		return fmt.Sprintf("invalid value %q for flag -log-format: must be text or json", c.LogFormat)
 	case parseLevel(c.LogLevel) == nil:
@@ -145,6 +200,9 @@ func (c *config) check() string {
 	}
 	if _, err := c.securityConfig(nil); err != nil {
 		return err.Error() // names the flag and the bad value
+	}
+	if _, err := newUpstreamSetup(c); err != nil {
+		return err.Error() // names the flag or the profile key
 	}
 	if c.Upstream != "" {
 		// ws.New checks the URL the way the client will use it; its errors are redacted.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/chatbridge/chatbridge/api"
 	"github.com/chatbridge/chatbridge/internal/chat"
+	"github.com/chatbridge/chatbridge/internal/dialect"
 	"github.com/chatbridge/chatbridge/internal/hub"
 	"github.com/chatbridge/chatbridge/internal/ws"
 )
@@ -74,7 +75,7 @@ func (m *metrics) watch(client *ws.Client, svc *chat.Service, topics *hub.Hub, a
 	m.reg.MustRegister(&collector{m: m, client: client, svc: svc, topics: topics, api: apiSrv})
 }
 
-// connTracker follows the upstream state changes (ws.Config.OnState) for the counters that a
+// connTracker follows the upstream state changes (Handler.HandleState) for the counters that a
 // single Status cannot give: connects, attempts, time connected. Safe for concurrent use.
 type connTracker struct {
 	mu         sync.Mutex
@@ -132,7 +133,10 @@ var (
 	descAuthFailed  = desc("bridge_upstream_auth_failures_total", "Times the upstream refused the token.")
 	descConnected   = desc("bridge_upstream_connected_seconds_total", "Time spent connected to the upstream.")
 	descReceived    = desc("bridge_upstream_frames_received_total", "Well-formed upstream frames by type (unknown types as \"unknown\").", "type")
-	descMalformed   = desc("bridge_upstream_frames_malformed_total", "Upstream frames refused as malformed.")
+	descMalformed   = desc("bridge_upstream_frames_malformed_total", "Upstream frames (or lines of a batched frame) refused as malformed.")
+	descFrames      = desc("bridge_upstream_frames_total", "Upstream WebSocket data frames received.")
+	descRaw         = desc("bridge_upstream_raw_total", "Units published on the raw topic by kind: json, text (not JSON) or binary; a batched frame counts once per line.", "kind")
+	descResent      = desc("bridge_outbox_resends_total", "Messages written upstream again after a reconnect, their acknowledgement not seen.")
 	descSent        = desc("bridge_upstream_frames_sent_total", "Frames written upstream by type (heartbeat pings not included).", "type")
 	descOutbox      = desc("bridge_outbox_messages", "Messages waiting for the upstream (queued, or sent and not yet echoed).")
 	descOutboxAge   = desc("bridge_outbox_oldest_message_age_seconds", "Age of the oldest message waiting in the outbox (0 when empty).")
@@ -183,6 +187,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descReceived, float64(st.Received[typ]), typ)
 	}
 	counter(descMalformed, float64(st.Malformed))
+	counter(descFrames, float64(st.Frames))
+	for _, kind := range []string{dialect.RawJSON, dialect.RawText, dialect.RawBinary} {
+		counter(descRaw, float64(st.Raw[kind]), kind)
+	}
+	counter(descResent, float64(st.Resent))
 	for _, typ := range sortedKeys(st.Sent) {
 		counter(descSent, float64(st.Sent[typ]), typ)
 	}
@@ -196,7 +205,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descOutboxAge, age)
 
 	ss := c.api.Stats()
-	for _, t := range chat.Topics {
+	for _, t := range sortedKeys(ss.Subscribers) {
 		gauge(descSubscribers, float64(ss.Subscribers[t]), t)
 	}
 	hs := c.topics.Stats()
@@ -207,7 +216,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descPublished, float64(hs.Published))
 }
 
-func sortedKeys(m map[string]uint64) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

@@ -13,6 +13,7 @@ import (
 	chatbridge "github.com/chatbridge/chatbridge"
 	"github.com/chatbridge/chatbridge/api"
 	"github.com/chatbridge/chatbridge/internal/chat"
+	"github.com/chatbridge/chatbridge/internal/chat/snapshot"
 	"github.com/chatbridge/chatbridge/internal/hub"
 	"github.com/chatbridge/chatbridge/internal/ws"
 )
@@ -45,32 +46,29 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	}
 
 	tokens := newTokenSource(token, cfg.TokenFile)
+	setup, err := newUpstreamSetup(cfg)
+	if err != nil { // parseConfig checked it already; this is a bug if it happens
+		return fmt.Errorf("upstream dialect: %w", err)
+	}
+	if token == "" && cfg.TokenFile == "" && setup.ws.TokenIn != ws.TokenInNone {
+		log.Warn("no upstream token: the bridge waits in state idle until PUT /connection gives one; pass --token or --token-file, or --token-in none for a server that needs none")
+	}
 	mx := newMetrics()
 	topics := hub.New(hub.Config{History: cfg.History})
 	defer topics.Close()
-	var svc *chat.Service // set below; the callbacks run only once client.Run has started
-	tokenIn := ws.TokenInQuery
-	if cfg.TokenIn == "header" {
-		tokenIn = ws.TokenInHeader
-	}
-	client, err := ws.New(ws.Config{
-		URL: upstreamURL, Token: tokens, TokenIn: tokenIn,
-		Heartbeat: cfg.Heartbeat, PongTimeout: cfg.PongTimeout,
-		ReconnectMin: cfg.ReconnectMin, ReconnectMax: cfg.ReconnectMax,
-		PingFrame: chat.PingFrame,
-		OnMessage: func(frame []byte) { svc.HandleFrame(frame) },
-		OnState: func(st ws.Status) {
-			mx.conn.observe(st)
-			svc.HandleState(st)
-		},
-		Logger: log.With("component", "upstream"),
-	})
+	wsCfg := setup.ws
+	wsCfg.URL, wsCfg.Token = upstreamURL, tokens
+	wsCfg.Heartbeat, wsCfg.PongTimeout = cfg.Heartbeat, cfg.PongTimeout
+	wsCfg.ReconnectMin, wsCfg.ReconnectMax = cfg.ReconnectMin, cfg.ReconnectMax
+	wsCfg.Logger = log.With("component", "upstream")
+	client, err := ws.New(wsCfg)
 	if err != nil { // parseConfig checked the URL already; this is a bug if it happens
 		return fmt.Errorf("upstream client: %w", err)
 	}
-	svc, err = chat.NewService(chat.Config{Topics: topics, Transport: client, Logger: log.With("component", "chat"),
-		OutboxCapacity: cfg.Outbox, StateDir: cfg.StateDir,
-		Projection:   chat.ProjectionConfig{MaxConversations: cfg.MaxConversations},
+	svc, err := chat.NewService(chat.Config{Topics: topics, Transport: client, Dialect: setup.dialect,
+		Ack: setup.ack, Logger: log.With("component", "chat"),
+		OutboxCapacity: cfg.Outbox, StateDir: cfg.StateDir, MessageTTL: cfg.MessageTTL,
+		Snapshots:    snapshot.Config{MaxConversations: cfg.MaxConversations},
 		ObserveFrame: func(d time.Duration) { mx.frameDelay.Observe(d.Seconds()) },
 		ObserveSend:  func(d time.Duration) { mx.sendDelay.Observe(d.Seconds()) },
 	})
@@ -105,7 +103,7 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	upCtx, stopUpstream := context.WithCancel(context.Background())
 	defer stopUpstream()
 	upDone := make(chan error, 1)
-	go func() { upDone <- client.Run(upCtx) }()
+	go func() { upDone <- client.Run(upCtx, observed{svc, mx.conn}) }()
 	outboxCtx, stopOutbox := context.WithCancel(context.Background())
 	defer stopOutbox()
 	outboxDone := make(chan error, 1)
@@ -147,6 +145,18 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	}
 	log.Info("stopped")
 	return serveErr
+}
+
+// observed is the chat service as the upstream client's Handler, with every state change
+// counted for the metrics first.
+type observed struct {
+	*chat.Service
+	conn *connTracker
+}
+
+func (o observed) HandleState(st ws.Status) {
+	o.conn.observe(st)
+	o.Service.HandleState(st)
 }
 
 // closeOutbox closes the outbox at the end of serve and says what a memory-only outbox loses.

@@ -13,6 +13,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/chatbridge/chatbridge/internal/demo"
+	"github.com/chatbridge/chatbridge/internal/dialect"
+	"github.com/chatbridge/chatbridge/internal/dialect/envelope"
 	"github.com/chatbridge/chatbridge/internal/hub"
 	"github.com/chatbridge/chatbridge/internal/ws"
 )
@@ -30,33 +32,32 @@ type rig struct {
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
-	d := demo.New(demo.Config{})
+	up := demo.New(demo.Config{})
 	mux := http.NewServeMux()
-	mux.Handle(demo.Path, d)
+	mux.Handle(demo.Path, up)
 	srv := httptest.NewServer(mux)
-	r := &rig{demo: d, topics: hub.New(hub.Config{History: 1000})}
+	r := &rig{demo: up, topics: hub.New(hub.Config{History: 1000})}
 	r.start = r.topics.LastID()
+	d := envelope.New(envelope.Config{})
 	client, err := ws.New(ws.Config{
 		URL:   "ws" + strings.TrimPrefix(srv.URL, "http") + demo.Path,
-		Token: ws.StaticToken(demo.DemoToken), PingFrame: PingFrame,
+		Token: ws.StaticToken(demo.DemoToken), PingFrame: d.Ping(),
 		ReconnectMin: 10 * time.Millisecond, ReconnectMax: 50 * time.Millisecond,
-		OnMessage: func(b []byte) { r.svc.HandleFrame(b) },
-		OnState:   func(st ws.Status) { r.svc.HandleState(st) },
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.client = client
-	r.svc = newService(t, Config{Topics: r.topics, Transport: client})
+	r.svc = newService(t, Config{Topics: r.topics, Transport: client, Dialect: d})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{}, 2)
-	go func() { defer func() { done <- struct{}{} }(); _ = client.Run(ctx) }()
+	go func() { defer func() { done <- struct{}{} }(); _ = client.Run(ctx, r.svc) }()
 	go func() { defer func() { done <- struct{}{} }(); _ = r.svc.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		<-done
 		<-done
-		_ = d.Close()
+		_ = up.Close()
 		srv.Close()
 		r.topics.Close()
 	})
@@ -96,9 +97,13 @@ func (tp *tap) await(t *testing.T, ok func(*hub.Event) bool) *hub.Event {
 	}
 }
 
-// newService is NewService that fails the test on error and closes the Service at cleanup.
+// newService is NewService that fails the test on error and closes the Service at cleanup. A
+// Config without a Dialect gets the default one.
 func newService(t *testing.T, cfg Config) *Service {
 	t.Helper()
+	if cfg.Dialect == nil {
+		cfg.Dialect = envelope.New(envelope.Config{})
+	}
 	svc, err := NewService(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +114,7 @@ func newService(t *testing.T, cfg Config) *Service {
 
 func (r *rig) waitConnected(t *testing.T) {
 	t.Helper()
-	tp := newTap(r.topics, func(e *hub.Event) bool { return e.Topic == TopicConnection }, r.start)
+	tp := newTap(r.topics, func(e *hub.Event) bool { return e.Topic == dialect.TopicConnection }, r.start)
 	defer tp.sub.Close()
 	tp.await(t, func(e *hub.Event) bool { return strings.Contains(string(e.Data), `"state":"connected"`) })
 	// The demo server registers the connection a moment after the client sees it open; frames
@@ -132,29 +137,31 @@ func TestRoutingOfEveryTypeThroughTheDemoServer(t *testing.T) {
 		typ, topic, key string
 		payload         map[string]any
 	}{
-		{TypeChatMessage, TopicMessages, "c1", map[string]any{"id": "m1", "conversation_id": "c1", "sender_id": "bob", "content": "hi", "created_at": now, "extra": 1}},
-		{TypeTypingIndicator, TopicTyping, "c1", map[string]any{"conversation_id": "c1", "user_id": "bob", "is_typing": true}},
-		{TypeUserStatus, TopicPresence, "", map[string]any{"user_id": "zed", "status": "away"}},
-		{TypeConversationUpdate, TopicConversations, "c1", map[string]any{"conversation_id": "c1", "title": "C", "unread_count": 2}},
-		{TypeCallIncoming, TopicCalls, "c1", map[string]any{"call_id": "k1", "conversation_id": "c1", "caller_id": "bob", "media": "video"}},
-		{TypeCallAccepted, TopicCalls, "c1", map[string]any{"call_id": "k1", "user_id": "demo-user"}},
-		{TypeCallEnded, TopicCalls, "c1", map[string]any{"call_id": "k1", "reason": "hangup"}},
-		{TypeCallRejected, TopicCalls, "", map[string]any{"call_id": "k2"}},
-		{TypeError, TopicErrors, "", map[string]any{"code": "nope", "message": "refused"}},
+		{dialect.TypeChatMessage, dialect.TopicMessages, "c1", map[string]any{"id": "m1", "conversation_id": "c1", "sender_id": "bob", "content": "hi", "created_at": now, "extra": 1}},
+		{dialect.TypeTypingIndicator, dialect.TopicTyping, "c1", map[string]any{"conversation_id": "c1", "user_id": "bob", "is_typing": true}},
+		{dialect.TypeUserStatus, dialect.TopicPresence, "", map[string]any{"user_id": "zed", "status": "away"}},
+		{dialect.TypeConversationUpdate, dialect.TopicConversations, "c1", map[string]any{"conversation_id": "c1", "title": "C", "unread_count": 2}},
+		{dialect.TypeCallIncoming, dialect.TopicCalls, "c1", map[string]any{"call_id": "k1", "conversation_id": "c1", "caller_id": "bob", "media": "video"}},
+		{dialect.TypeCallAccepted, dialect.TopicCalls, "c1", map[string]any{"call_id": "k1", "user_id": "demo-user"}},
+		{dialect.TypeCallEnded, dialect.TopicCalls, "c1", map[string]any{"call_id": "k1", "reason": "hangup"}},
+		{dialect.TypeCallRejected, dialect.TopicCalls, "", map[string]any{"call_id": "k2"}},
+		{dialect.TypeError, dialect.TopicErrors, "", map[string]any{"code": "nope", "message": "refused"}},
 		{"reaction.added", "", "", map[string]any{"emoji": "+1"}},
 	}
 	for _, f := range frames {
 		if err := r.demo.Broadcast(f.typ, f.payload); err != nil {
 			t.Fatal(err)
 		}
-		raw := all.await(t, func(e *hub.Event) bool { return e.Topic == TopicRaw && strings.Contains(string(e.Data), `"`+f.typ+`"`) })
-		if raw.Type != EventRaw {
+		raw := all.await(t, func(e *hub.Event) bool {
+			return e.Topic == dialect.TopicRaw && strings.Contains(string(e.Data), `"`+f.typ+`"`)
+		})
+		if raw.Type != dialect.EventRaw {
 			t.Errorf("raw event name = %q", raw.Type)
 		}
 		if f.topic == "" {
 			continue
 		}
-		e := all.await(t, func(e *hub.Event) bool { return e.Topic != TopicRaw && e.Type == f.typ })
+		e := all.await(t, func(e *hub.Event) bool { return e.Topic != dialect.TopicRaw && e.Type == f.typ })
 		if e.Topic != f.topic || e.Type != f.typ || e.Key != f.key {
 			t.Errorf("%s: published topic %q type %q key %q; want %q %q %q", f.typ, e.Topic, e.Type, e.Key, f.topic, f.typ, f.key)
 		}
@@ -190,7 +197,7 @@ func TestMalformedFramesAreCountedAndSurvived(t *testing.T) {
 	}
 	r.demo.SendRaw(demo.DemoUser, []byte(`{"type":"user.status","payload":{"user_id":"after","status":"online"}}`))
 	all.await(t, func(e *hub.Event) bool {
-		return e.Topic == TopicPresence && strings.Contains(string(e.Data), `"after"`)
+		return e.Topic == dialect.TopicPresence && strings.Contains(string(e.Data), `"after"`)
 	})
 
 	if st := r.svc.Stats(); st.Malformed != uint64(len(bad)) {
@@ -209,13 +216,13 @@ func TestMalformedKnownTypeGoesToRawOnly(t *testing.T) {
 	r.demo.SendRaw(demo.DemoUser, []byte(`{"type":"chat.message","payload":{"conversation_id":"c1","content":"no id"}}`))
 	r.demo.SendRaw(demo.DemoUser, []byte(`{"type":"error","payload":{"code":"marker","message":"m"}}`))
 	e := all.await(t, func(e *hub.Event) bool { return strings.Contains(string(e.Data), `"no id"`) })
-	if e.Topic != TopicRaw || !strings.Contains(string(e.Data), `"no id"`) {
+	if e.Topic != dialect.TopicRaw || !strings.Contains(string(e.Data), `"no id"`) {
 		t.Fatalf("first event = %s %s, want the malformed frame on raw", e.Topic, e.Data)
 	}
 	e = all.await(t, func(e *hub.Event) bool {
-		return e.Topic != TopicRaw && e.Topic != TopicConnection && e.Topic != TopicPresence && e.Topic != TopicConversations
+		return e.Topic != dialect.TopicRaw && e.Topic != dialect.TopicConnection && e.Topic != dialect.TopicPresence && e.Topic != dialect.TopicConversations
 	})
-	if e.Topic != TopicErrors {
+	if e.Topic != dialect.TopicErrors {
 		t.Fatalf("a malformed chat.message reached %s: %s", e.Topic, e.Data)
 	}
 }
@@ -230,7 +237,7 @@ func TestOperationsReachTheUpstream(t *testing.T) {
 	if err := r.svc.SendTyping(ctx, OutgoingTyping{ConversationID: "general", IsTyping: true}); err != nil {
 		t.Fatal(err)
 	}
-	for _, a := range []string{TypeCallAccept, TypeCallReject, TypeCallEnd} {
+	for _, a := range []string{CallAccept, CallReject, CallEnd} {
 		if err := r.svc.SendCall(ctx, a, OutgoingCall{CallID: "k9", Reason: "busy"}); err != nil {
 			t.Fatal(err)
 		}
@@ -238,11 +245,11 @@ func TestOperationsReachTheUpstream(t *testing.T) {
 	wait, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	checks := []struct{ typ, payload string }{
-		{TypeChatMessage, `{"conversation_id":"general","content":"hello","client_message_id":"k-1"}`},
-		{TypeTypingIndicator, `{"conversation_id":"general","is_typing":true}`},
-		{TypeCallAccept, `{"call_id":"k9"}`},
-		{TypeCallReject, `{"call_id":"k9","reason":"busy"}`},
-		{TypeCallEnd, `{"call_id":"k9","reason":"busy"}`},
+		{dialect.TypeChatMessage, `{"conversation_id":"general","content":"hello","client_message_id":"k-1"}`},
+		{dialect.TypeTypingIndicator, `{"conversation_id":"general","is_typing":true}`},
+		{CallAccept, `{"call_id":"k9"}`},
+		{CallReject, `{"call_id":"k9","reason":"busy"}`},
+		{CallEnd, `{"call_id":"k9","reason":"busy"}`},
 	}
 	for _, c := range checks {
 		f, err := r.demo.WaitReceived(wait, func(f demo.Frame) bool { return f.Type == c.typ })
@@ -280,12 +287,12 @@ func TestCallEventsCarryTheirConversation(t *testing.T) {
 	topics := hub.New(hub.Config{})
 	defer topics.Close()
 	svc := newService(t, Config{Topics: topics, MaxCalls: 2})
-	sub := topics.Subscribe(func(e *hub.Event) bool { return e.Topic == TopicCalls && e.Key == "c1" }, "")
+	sub := topics.Subscribe(func(e *hub.Event) bool { return e.Topic == dialect.TopicCalls && e.Key == "c1" }, "")
 	defer sub.Close()
-	svc.HandleFrame([]byte(`{"type":"call.incoming","payload":{"call_id":"k1","conversation_id":"c1","caller_id":"b","media":"audio"}}`))
-	svc.HandleFrame([]byte(`{"type":"call.accepted","payload":{"call_id":"k1"}}`))
-	svc.HandleFrame([]byte(`{"type":"call.ended","payload":{"call_id":"k1"}}`))
-	svc.HandleFrame([]byte(`{"type":"call.ended","payload":{"call_id":"k1"}}`)) // forgotten: no key
+	svc.HandleFrame(ws.Frame{Data: []byte(`{"type":"call.incoming","payload":{"call_id":"k1","conversation_id":"c1","caller_id":"b","media":"audio"}}`)})
+	svc.HandleFrame(ws.Frame{Data: []byte(`{"type":"call.accepted","payload":{"call_id":"k1"}}`)})
+	svc.HandleFrame(ws.Frame{Data: []byte(`{"type":"call.ended","payload":{"call_id":"k1"}}`)})
+	svc.HandleFrame(ws.Frame{Data: []byte(`{"type":"call.ended","payload":{"call_id":"k1"}}`)}) // forgotten: no key
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	var got []string
@@ -303,12 +310,12 @@ func TestCallEventsCarryTheirConversation(t *testing.T) {
 	}
 	// The bound holds: a third call forgets the first.
 	for _, id := range []string{"a", "b", "c"} {
-		svc.HandleFrame([]byte(`{"type":"call.incoming","payload":{"call_id":"` + id + `","conversation_id":"c2","caller_id":"b","media":"audio"}}`))
+		svc.HandleFrame(ws.Frame{Data: []byte(`{"type":"call.incoming","payload":{"call_id":"` + id + `","conversation_id":"c2","caller_id":"b","media":"audio"}}`)})
 	}
-	svc.mu.Lock()
-	n := len(svc.callConv)
-	svc.mu.Unlock()
+	svc.calls.mu.Lock()
+	n := len(svc.calls.conv)
+	svc.calls.mu.Unlock()
 	if n != 2 {
-		t.Fatalf("callConv holds %d calls, want the bound 2", n)
+		t.Fatalf("the call index holds %d calls, want the bound 2", n)
 	}
 }

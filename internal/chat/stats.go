@@ -1,13 +1,22 @@
 package chat
 
-import "sync"
+import (
+	"maps"
+	"sync"
 
-// Stats counts frames. Received and Sent are keyed by frame type; upstream types the protocol
-// does not know are counted under "unknown", so the key set stays small whatever arrives.
+	"github.com/chatbridge/chatbridge/internal/dialect"
+)
+
+// Stats counts frames. Received is keyed by event type (the upstream types nothing routes are
+// counted under "unknown"), Raw by what a unit on the raw topic was (json, text, binary) and
+// Sent by action, so every key set stays small whatever arrives.
 type Stats struct {
-	Received  map[string]uint64
+	Frames    uint64            // frames received
+	Received  map[string]uint64 // well-formed units by type
+	Raw       map[string]uint64 // units published on raw, by kind
 	Sent      map[string]uint64
 	Malformed uint64
+	Resent    uint64 // messages written again after a reconnect
 }
 
 // counters is the live, lock-guarded form of Stats.
@@ -17,13 +26,27 @@ type counters struct {
 }
 
 func newCounters() *counters {
-	return &counters{cur: Stats{Received: map[string]uint64{}, Sent: map[string]uint64{}}}
+	return &counters{cur: Stats{Received: map[string]uint64{}, Raw: map[string]uint64{},
+		Sent: map[string]uint64{}}}
 }
 
-func (c *counters) received(typ string) {
+// frame counts what one frame held.
+func (c *counters) frame(r *dialect.Result) {
 	c.mu.Lock()
-	c.cur.Received[typ]++
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	c.cur.Frames++
+	c.cur.Malformed += uint64(len(r.Rejects))
+	if r.Unknown > 0 {
+		c.cur.Received["unknown"] += uint64(r.Unknown)
+	}
+	for i := range r.Events {
+		e := &r.Events[i]
+		if e.RawKind != "" {
+			c.cur.Raw[e.RawKind]++
+			continue
+		}
+		c.cur.Received[e.Type]++
+	}
 }
 
 func (c *counters) sent(typ string) {
@@ -32,22 +55,16 @@ func (c *counters) sent(typ string) {
 	c.mu.Unlock()
 }
 
-func (c *counters) malformed() {
+func (c *counters) resent() {
 	c.mu.Lock()
-	c.cur.Malformed++
+	c.cur.Resent++
 	c.mu.Unlock()
 }
 
 func (c *counters) snapshot() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := Stats{Received: make(map[string]uint64, len(c.cur.Received)),
-		Sent: make(map[string]uint64, len(c.cur.Sent)), Malformed: c.cur.Malformed}
-	for k, v := range c.cur.Received {
-		out.Received[k] = v
-	}
-	for k, v := range c.cur.Sent {
-		out.Sent[k] = v
-	}
+	out := c.cur
+	out.Received, out.Raw, out.Sent = maps.Clone(c.cur.Received), maps.Clone(c.cur.Raw), maps.Clone(c.cur.Sent)
 	return out
 }

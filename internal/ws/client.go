@@ -2,8 +2,9 @@
 // the upstream with a token from a TokenSource, keeps the connection alive with
 // heartbeats, reconnects with exponential backoff and full jitter, stops
 // redialling on an auth failure until the token changes, and reports every
-// state change. It knows nothing about the frames it carries: the layer above
-// gets each text frame through a callback and sends opaque frames with Send.
+// state change. It knows nothing about the frames it carries: the Handler that
+// Run drives opens each connection (its protocol's handshake), gets every frame
+// and every state change, and the layer above sends opaque frames with Send.
 package ws
 
 import (
@@ -39,6 +40,7 @@ type Client struct {
 	backoff backoff
 
 	wake chan struct{} // buffered 1: a command is pending
+	h    Handler       // the active Run's; Run goroutine only
 
 	mu      sync.Mutex
 	status  Status
@@ -65,7 +67,7 @@ func New(cfg Config) (*Client, error) {
 	return &Client{
 		cfg:     cfg,
 		base:    u,
-		safeURL: safeDialURL(u, cfg.TokenIn),
+		safeURL: safeDialURL(u, cfg.TokenIn, cfg.TokenName),
 		log:     cfg.Logger,
 		backoff: backoff{min: cfg.ReconnectMin, max: cfg.ReconnectMax},
 		wake:    make(chan struct{}, 1),
@@ -102,12 +104,12 @@ func (c *Client) Send(ctx context.Context, frame []byte) error {
 // dials again at once, skipping backoff. It also leaves the stopped state, and
 // the unauthorized state: the next dial happens even with the rejected token
 // (an explicit request, one dial per call). It does not block; the Run loop acts
-// on it. Safe for concurrent use, also from OnState.
+// on it. Safe for concurrent use, also from Handler.HandleState.
 func (c *Client) Reconnect() { c.command(cmdReconnect) }
 
 // Disconnect closes the connection with a 1000 close frame and keeps the client
 // in state stopped, without retries, until Reconnect. Run keeps running. It does
-// not block. Safe for concurrent use, also from OnState.
+// not block. Safe for concurrent use, also from Handler.HandleState.
 func (c *Client) Disconnect() { c.command(cmdDisconnect) }
 
 func (c *Client) command(cmd command) {
@@ -143,8 +145,8 @@ func (l *loopState) apply(cmd command) bool {
 }
 
 // setStatus publishes st (Since is filled in) if it differs from the current
-// status: logs it at info when the state changes and calls OnState. Run
-// goroutine only, which keeps OnState calls ordered and one at a time.
+// status: logs it at info when the state changes and calls HandleState. Run
+// goroutine only, which keeps HandleState calls ordered and one at a time.
 func (c *Client) setStatus(st Status) {
 	c.mu.Lock()
 	old := c.status
@@ -169,7 +171,7 @@ func (c *Client) setStatus(st Status) {
 		}
 		c.log.Info("upstream connection state", attrs...)
 	}
-	c.cfg.OnState(st)
+	c.h.HandleState(st)
 }
 
 // wait blocks for d (forever if d < 0) or until ctx ends, a command arrives, or
@@ -198,11 +200,15 @@ func (c *Client) wait(ctx context.Context, d time.Duration, tokenChanged <-chan 
 	}
 }
 
-// Run connects and keeps the connection up until ctx ends, then closes it with
-// a 1000 close frame, publishes state stopped and returns nil once every
-// goroutine it started has ended. Only one Run may be active at a time
-// (ErrRunning otherwise); Run may be called again after it returned.
-func (c *Client) Run(ctx context.Context) error {
+// Run connects and keeps the connection up until ctx ends, driving h with every
+// connection, frame and state change; then it closes the connection with a 1000
+// close frame, publishes state stopped and returns nil once every goroutine it
+// started has ended. Only one Run may be active at a time (ErrRunning
+// otherwise); Run may be called again after it returned.
+func (c *Client) Run(ctx context.Context, h Handler) error {
+	if h == nil {
+		return errors.New("ws: Run needs a Handler")
+	}
 	c.mu.Lock()
 	if c.running {
 		c.mu.Unlock()
@@ -210,6 +216,7 @@ func (c *Client) Run(ctx context.Context) error {
 	}
 	c.running = true
 	c.mu.Unlock()
+	c.h = h
 	defer func() {
 		c.setStatus(Status{State: StateStopped})
 		c.mu.Lock()

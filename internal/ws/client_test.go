@@ -26,8 +26,7 @@ func TestReceiveFramesInOrder(t *testing.T) {
 	up := newUpstream(t, "/chat")
 	got := make(chan string, 1000)
 	cfg := testConfig(up.url, StaticToken("tok"))
-	cfg.OnMessage = func(b []byte) { got <- string(b) }
-	c := startClient(t, cfg)
+	c := startClient(t, cfg, onText(func(b []byte) { got <- string(b) }))
 	c.rec.waitState(t, StateConnected)
 	sc := up.next(t)
 
@@ -85,7 +84,7 @@ func TestRunTwiceAtOnce(t *testing.T) {
 	up := newUpstream(t, "/chat")
 	c := startClient(t, testConfig(up.url, StaticToken("tok")))
 	c.rec.waitState(t, StateConnected)
-	if err := c.Run(t.Context()); !errors.Is(err, ErrRunning) {
+	if err := c.Run(t.Context(), &testHandler{rec: newRecorder()}); !errors.Is(err, ErrRunning) {
 		t.Errorf("second Run = %v, want ErrRunning", err)
 	}
 }

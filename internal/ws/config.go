@@ -13,11 +13,17 @@ import (
 type TokenPlacement int
 
 const (
-	// TokenInQuery (the default) adds ?token=ACCESS_TOKEN, keeping the URL's
-	// other query parameters.
+	// TokenInQuery (the default) adds ?token=ACCESS_TOKEN (TokenName names the
+	// parameter), keeping the URL's other query parameters.
 	TokenInQuery TokenPlacement = iota
-	// TokenInHeader sends Authorization: Bearer ACCESS_TOKEN instead.
+	// TokenInHeader sends Authorization: Bearer ACCESS_TOKEN instead (or the
+	// bare token in the header TokenName names).
 	TokenInHeader
+	// TokenInNone dials without a token and without waiting for one.
+	TokenInNone
+	// TokenInHandshake puts the token nowhere on the dial: the Handler gets it in
+	// OpenConn, for the protocol's own connect frame.
+	TokenInHandshake
 )
 
 // Defaults filled in by New for zero Config fields.
@@ -43,12 +49,16 @@ const (
 // 429/503 handshake answer (capped at 10 minutes).
 type Config struct {
 	URL              string         // ws:// or wss:// upstream URL, without the token; required
-	Token            TokenSource    // required; asked before every dial
+	Token            TokenSource    // required unless TokenIn is TokenInNone; asked before every dial
 	TokenIn          TokenPlacement // default TokenInQuery
-	HandshakeTimeout time.Duration  // default 10s
+	TokenName        string         // query parameter (default "token") or header (default Authorization, with "Bearer ")
+	Header           http.Header    // extra handshake headers (Origin among them)
+	Subprotocols     []string       // offered on the handshake
+	HandshakeTimeout time.Duration  // default 10s: for the upgrade, and again for the Handler's handshake
 	Heartbeat        time.Duration  // default 25s: send PingFrame every Heartbeat
 	PongTimeout      time.Duration  // default 10s: nothing received this long after a ping => dead connection
 	PingFrame        []byte         // text frame sent as heartbeat; nil => a WebSocket ping control frame
+	NoHeartbeat      bool           // send no heartbeat (the server pings, or nobody does)
 	ReconnectMin     time.Duration  // default 500ms
 	ReconnectMax     time.Duration  // default 30s (raised to ReconnectMin if smaller)
 	StableAfter      time.Duration  // default 10s: a connection that lived this long resets the attempt counter
@@ -56,14 +66,11 @@ type Config struct {
 	ReadLimit        int64          // default 1 MiB: a bigger frame fails the read (close 1009) and reconnects
 	TokenPoll        time.Duration  // default 1s: how often the token source is re-asked while idle or unauthorized
 
-	// OnMessage gets every text frame, from the connection's reader goroutine, in
-	// arrival order. It must not block long (the heartbeat counts a blocked reader
-	// as silence). Each frame is a fresh slice the callee may keep.
-	OnMessage func([]byte)
-	// OnState gets every state change, in order, from one goroutine at a time (the
-	// Run goroutine). It must not block long; it may call Status, Reconnect and
-	// Disconnect (they do not block) but not Send or Run.
-	OnState func(Status)
+	// CloseCodes, when set, classifies the close code a server ended a
+	// connection with: nil for an ordinary drop (reconnect with backoff), an error
+	// matching ErrUnauthorized or ErrTerminal otherwise. Nil takes the default:
+	// 4001 and 1008 are auth failures.
+	CloseCodes func(code int) error
 	// Logger receives the client's logs; nil discards them.
 	Logger *slog.Logger
 	// Proxy chooses an HTTP proxy per dial; nil means http.ProxyFromEnvironment.
@@ -77,12 +84,26 @@ func (cfg Config) withDefaults() (Config, *url.URL, error) {
 	if err != nil {
 		return cfg, nil, err
 	}
-	if cfg.Token == nil {
-		return cfg, nil, errors.New("ws: config: Token is required")
-	}
-	if cfg.TokenIn != TokenInQuery && cfg.TokenIn != TokenInHeader {
+	switch cfg.TokenIn {
+	case TokenInNone:
+		if cfg.Token == nil {
+			cfg.Token = StaticToken("")
+		}
+	case TokenInQuery, TokenInHeader, TokenInHandshake:
+		if cfg.Token == nil {
+			return cfg, nil, errors.New("ws: config: Token is required")
+		}
+	default:
 		return cfg, nil, fmt.Errorf("ws: config: unknown TokenIn %d", cfg.TokenIn)
 	}
+	if cfg.TokenName == "" {
+		cfg.TokenName = "token"
+		if cfg.TokenIn == TokenInHeader {
+			cfg.TokenName = "Authorization"
+		}
+	}
+	cfg.Header = cfg.Header.Clone()
+	cfg.Subprotocols = append([]string(nil), cfg.Subprotocols...)
 	durations := []struct {
 		name string
 		v    *time.Duration
@@ -112,11 +133,8 @@ func (cfg Config) withDefaults() (Config, *url.URL, error) {
 	if cfg.ReadLimit == 0 {
 		cfg.ReadLimit = DefaultReadLimit
 	}
-	if cfg.OnMessage == nil {
-		cfg.OnMessage = func([]byte) {}
-	}
-	if cfg.OnState == nil {
-		cfg.OnState = func(Status) {}
+	if cfg.CloseCodes == nil {
+		cfg.CloseCodes = DefaultCloseCodes
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -35,7 +35,7 @@ func TestConfigDefaults(t *testing.T) {
 	if cfg.ReadLimit != DefaultReadLimit || cfg.TokenIn != TokenInQuery || cfg.PingFrame != nil {
 		t.Errorf("ReadLimit %d, TokenIn %d, PingFrame %q: want defaults", cfg.ReadLimit, cfg.TokenIn, cfg.PingFrame)
 	}
-	if cfg.Logger == nil || cfg.Proxy == nil || cfg.OnMessage == nil || cfg.OnState == nil {
+	if cfg.Logger == nil || cfg.Proxy == nil || cfg.CloseCodes == nil {
 		t.Error("nil Logger, Proxy or callbacks left unfilled")
 	}
 }

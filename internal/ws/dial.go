@@ -16,8 +16,22 @@ import (
 // errors.Is.
 var ErrUnauthorized = errors.New("upstream rejected the token")
 
-// closeUnauthorized is the protocol's close code for a bad or expired token.
+// closeUnauthorized is the default wire's close code for a bad or expired token.
 const closeUnauthorized = 4001
+
+// ErrTerminal reports that the upstream ended the session and does not want the
+// client back: the client stops (state stopped) until Reconnect. Check it with
+// errors.Is.
+var ErrTerminal = errors.New("upstream ended the session for good")
+
+// DefaultCloseCodes is Config.CloseCodes's default: a close with 4001 or 1008 is an
+// auth failure, anything else an ordinary drop.
+func DefaultCloseCodes(code int) error {
+	if code == closeUnauthorized || code == websocket.ClosePolicyViolation {
+		return ErrUnauthorized
+	}
+	return nil
+}
 
 // handshakeError is a handshake the upstream answered with a status other than
 // 101. It never holds the response body, which might echo the token.
@@ -41,24 +55,32 @@ func (e *handshakeError) Is(target error) bool {
 
 // dialURL is the URL and header for one dial with token.
 func (c *Client) dialURL(token string) (string, http.Header) {
-	hdr := http.Header{}
-	u := *c.base
-	if c.cfg.TokenIn == TokenInHeader {
-		hdr.Set("Authorization", "Bearer "+token)
-		return u.String(), hdr
+	hdr := c.cfg.Header.Clone()
+	if hdr == nil {
+		hdr = http.Header{}
 	}
-	q := u.Query()
-	q.Set("token", token)
-	u.RawQuery = q.Encode()
+	u := *c.base
+	switch c.cfg.TokenIn {
+	case TokenInHeader:
+		if http.CanonicalHeaderKey(c.cfg.TokenName) == "Authorization" {
+			hdr.Set("Authorization", "Bearer "+token)
+		} else {
+			hdr.Set(c.cfg.TokenName, token)
+		}
+	case TokenInQuery:
+		q := u.Query()
+		q.Set(c.cfg.TokenName, token)
+		u.RawQuery = q.Encode()
+	}
 	return u.String(), hdr
 }
 
 // safeDialURL is the redacted form of every dial URL, for logs and errors.
-func safeDialURL(base *url.URL, in TokenPlacement) string {
+func safeDialURL(base *url.URL, in TokenPlacement, name string) string {
 	u := *base
 	if in == TokenInQuery {
 		q := u.Query()
-		q.Set("token", redactedText)
+		q.Set(name, redactedText)
 		u.RawQuery = q.Encode()
 	}
 	return redactURL(&u)
@@ -68,7 +90,8 @@ func safeDialURL(base *url.URL, in TokenPlacement) string {
 // URL's query; a refused handshake is a *handshakeError in the chain.
 func (c *Client) dial(ctx context.Context, token string) (*websocket.Conn, error) {
 	target, hdr := c.dialURL(token)
-	d := websocket.Dialer{HandshakeTimeout: c.cfg.HandshakeTimeout, Proxy: c.cfg.Proxy}
+	d := websocket.Dialer{HandshakeTimeout: c.cfg.HandshakeTimeout, Proxy: c.cfg.Proxy,
+		Subprotocols: c.cfg.Subprotocols}
 	conn, resp, err := d.DialContext(ctx, target, hdr)
 	if err == nil {
 		return conn, nil
@@ -95,11 +118,22 @@ func retryAfterOf(err error) (time.Duration, bool) {
 }
 
 // classifyDrop turns the error that ended a connection into the error the
-// loop acts on: a close 4001 or 1008 becomes an ErrUnauthorized.
-func classifyDrop(err error, safeURL, token string) error {
-	if ce, ok := errors.AsType[*websocket.CloseError](err); ok &&
-		(ce.Code == closeUnauthorized || ce.Code == websocket.ClosePolicyViolation) {
-		err = fmt.Errorf("upstream closed the connection with code %d: %w", ce.Code, ErrUnauthorized)
+// loop acts on: a close code that CloseCodes classifies becomes its error (an
+// ErrUnauthorized or ErrTerminal in the chain).
+func classifyDrop(err error, safeURL, token string, codes func(int) error) error {
+	if ce, ok := errors.AsType[*websocket.CloseError](err); ok {
+		if kind := codes(ce.Code); kind != nil {
+			err = fmt.Errorf("upstream closed the connection with code %d %q: %w", ce.Code, ce.Text, kind)
+		}
 	}
 	return fmt.Errorf("connection lost: %w", redactError(err, safeURL, token))
+}
+
+// closeCodeOf returns the close code the upstream ended a connection with, 0 when
+// it sent no close frame.
+func closeCodeOf(err error) int {
+	if ce, ok := errors.AsType[*websocket.CloseError](err); ok {
+		return ce.Code
+	}
+	return 0
 }

@@ -73,7 +73,7 @@ func TestClassifyDrop(t *testing.T) {
 		{&url.Error{Op: "read", URL: "ws://h/?token=" + secret, Err: errors.New("reset")}, false},
 	}
 	for _, tt := range tests {
-		got := classifyDrop(tt.err, "ws://h/?token=REDACTED", secret)
+		got := classifyDrop(tt.err, "ws://h/?token=REDACTED", secret, DefaultCloseCodes)
 		if errors.Is(got, ErrUnauthorized) != tt.wantAuth {
 			t.Errorf("classifyDrop(%v) = %v, auth %v; want auth %v", tt.err, got, !tt.wantAuth, tt.wantAuth)
 		}

@@ -23,16 +23,19 @@ func (c *Client) step(ctx context.Context, l *loopState) {
 	if ctx.Err() != nil {
 		return
 	}
+	if c.cfg.TokenIn == TokenInNone {
+		token, err = "", nil
+	}
 	switch {
-	case err != nil || token == "":
-		st := Status{State: StateIdle}
+	case err != nil || (token == "" && c.cfg.TokenIn != TokenInNone):
+		st := Status{State: StateIdle, LastError: errNoToken.Error()}
 		if err != nil {
 			st.LastError = redactError(fmt.Errorf("get token: %w", err), c.safeURL, "").Error()
 		}
 		c.setStatus(st)
 		c.wait(ctx, c.cfg.TokenPoll, changed, l)
 		return
-	case token == l.rejected:
+	case token == l.rejected && c.cfg.TokenIn != TokenInNone:
 		c.setStatus(Status{State: StateUnauthorized, Attempt: l.failures, LastError: l.lastErr})
 		c.wait(ctx, c.cfg.TokenPoll, changed, l)
 		return
@@ -43,22 +46,35 @@ func (c *Client) step(ctx context.Context, l *loopState) {
 	conn, err := c.dial(ctx, token)
 	if err != nil {
 		if ctx.Err() == nil {
-			c.failed(ctx, l, token, err)
+			c.failed(ctx, l, token, err, 0)
 		}
 		return
 	}
 	c.serve(ctx, l, token, conn)
 }
 
-// failed records a failed attempt or a lost connection. An auth failure parks
-// the loop in state unauthorized (the next step waits for a different token);
-// anything else waits for the backoff delay, or for the server's Retry-After.
-func (c *Client) failed(ctx context.Context, l *loopState, token string, err error) {
+// errHandshake ends a connection whose protocol handshake did not complete in time.
+var errHandshake = errors.New("the upstream did not complete the handshake in time")
+
+// errNoToken is the idle state's explanation.
+var errNoToken = errors.New("no upstream token yet")
+
+// failed records a failed attempt or a lost connection (code is the close code
+// the upstream sent, 0 if none). An auth failure parks the loop in state
+// unauthorized (the next step waits for a different token); a terminal end
+// stops it until Reconnect; anything else waits for the backoff delay, or for
+// the server's Retry-After.
+func (c *Client) failed(ctx context.Context, l *loopState, token string, err error, code int) {
 	l.failures++
 	l.lastErr = err.Error()
-	if errors.Is(err, ErrUnauthorized) {
+	switch {
+	case errors.Is(err, ErrUnauthorized):
 		l.rejected = token
-		c.setStatus(Status{State: StateUnauthorized, Attempt: l.failures, LastError: l.lastErr})
+		c.setStatus(Status{State: StateUnauthorized, Attempt: l.failures, LastError: l.lastErr, CloseCode: code})
+		return
+	case errors.Is(err, ErrTerminal):
+		l.stopped = true
+		c.setStatus(Status{State: StateStopped, Attempt: l.failures, LastError: l.lastErr, CloseCode: code})
 		return
 	}
 	d, ok := retryAfterOf(err)
@@ -70,6 +86,7 @@ func (c *Client) failed(ctx context.Context, l *loopState, token string, err err
 		Attempt:     l.failures,
 		NextRetryAt: time.Now().Add(d),
 		LastError:   l.lastErr,
+		CloseCode:   code,
 	})
 	c.wait(ctx, d, nil, l)
 }
@@ -78,26 +95,26 @@ func (c *Client) failed(ctx context.Context, l *loopState, token string, err err
 // A command or the end of ctx closes it cleanly (close 1000); a failure is
 // handed to failed. Returns after the connection's goroutines have ended.
 func (c *Client) serve(ctx context.Context, l *loopState, token string, conn *websocket.Conn) {
-	s := startSession(conn, &c.cfg)
+	s := startSession(conn, &c.cfg, c.h, c.h.OpenConn(token))
 	up := time.Now()
-	c.mu.Lock()
-	c.cur = s
-	c.mu.Unlock()
-	l.lastErr = ""
-	c.setStatus(Status{State: StateConnected})
+	cmd, ready := c.awaitReady(ctx, s)
+	if ready {
+		c.mu.Lock()
+		c.cur = s
+		c.mu.Unlock()
+		l.lastErr = ""
+		c.setStatus(Status{State: StateConnected})
+	}
 
-	cmd := cmdNone
 wait:
-	for {
+	for ready && cmd == cmdNone {
 		select {
 		case <-s.dead:
 			break wait
 		case <-ctx.Done():
 			break wait
 		case <-c.wake:
-			if cmd = c.takeCommand(); cmd != cmdNone {
-				break wait
-			}
+			cmd = c.takeCommand()
 		}
 	}
 
@@ -109,11 +126,41 @@ wait:
 	} else {
 		s.wait()
 	}
-	if time.Since(up) >= c.cfg.StableAfter {
+	if ready && time.Since(up) >= c.cfg.StableAfter {
 		l.failures = 0
 	}
 	if ctx.Err() != nil || l.apply(cmd) {
 		return
 	}
-	c.failed(ctx, l, token, classifyDrop(s.err, c.safeURL, token))
+	c.failed(ctx, l, token, classifyDrop(s.err, c.safeURL, token, c.cfg.CloseCodes), closeCodeOf(s.err))
+}
+
+// awaitReady waits until the Handler's handshake on s completed (ready), the
+// session failed, ctx ended, a command arrived (returned) or the handshake
+// timeout passed (the session is failed with errHandshake).
+func (c *Client) awaitReady(ctx context.Context, s *session) (cmd command, ready bool) {
+	select {
+	case <-s.ready:
+		return cmdNone, true
+	default:
+	}
+	t := time.NewTimer(c.cfg.HandshakeTimeout)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ready:
+			return cmdNone, true
+		case <-s.dead:
+			return cmdNone, false
+		case <-ctx.Done():
+			return cmdNone, false
+		case <-t.C:
+			s.fail(errHandshake)
+			return cmdNone, false
+		case <-c.wake:
+			if cmd = c.takeCommand(); cmd != cmdNone {
+				return cmd, false
+			}
+		}
+	}
 }

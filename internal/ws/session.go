@@ -22,9 +22,16 @@ var errPongTimeout = errors.New("no frame from upstream within the pong timeout 
 // errClosedByClient ends a connection the client itself chose to close.
 var errClosedByClient = errors.New("closed by the client")
 
+// errRepliesFull ends a connection whose Handler asks for more answers than the
+// writer can keep up with.
+var errRepliesFull = errors.New("too many answers to the upstream queued")
+
 // closeGrace bounds how long a clean close waits for the upstream to answer
 // the close frame before the socket is closed anyway.
 const closeGrace = time.Second
+
+// maxReplies bounds the answers (Reaction.Write) waiting for the writer.
+const maxReplies = 256
 
 // writeReq is one Send handed to the writer goroutine.
 type writeReq struct {
@@ -41,32 +48,50 @@ type writeReq struct {
 type session struct {
 	conn *websocket.Conn
 	cfg  *Config
+	h    Handler
 
-	sendq      chan writeReq
+	first      [][]byte      // written before anything else
+	sendq      chan writeReq // Sends
+	replies    chan []byte   // the Handler's answers, from the reader
+	ready      chan struct{} // closed once the Handler's handshake completed
+	readyOnce  sync.Once
 	dead       chan struct{} // closed by fail
 	readerDone chan struct{} // closed when the reader goroutine returns
+	idleSet    chan struct{} // buffered 1: the reader changed idle
 	once       sync.Once
-	err        error // why the session ended; set by fail before dead closes
-	activity   atomic.Uint64
+	err        error         // why the session ended; set by fail before dead closes
+	activity   atomic.Uint64 // frames (and pongs, pings) received
+	lastRecv   atomic.Int64  // unix nanoseconds of the last of them
+	idle       atomic.Int64  // silence allowed, in nanoseconds; 0 = no limit
 	wg         sync.WaitGroup
 }
 
-// startSession configures conn and starts its reader and writer goroutines.
-func startSession(conn *websocket.Conn, cfg *Config) *session {
+// startSession configures conn and starts its reader and writer goroutines:
+// the writer writes open.Write first, the reader hands every frame to h.
+func startSession(conn *websocket.Conn, cfg *Config, h Handler, open Opening) *session {
 	s := &session{
 		conn:       conn,
 		cfg:        cfg,
+		h:          h,
+		first:      open.Write,
 		sendq:      make(chan writeReq),
+		replies:    make(chan []byte, maxReplies),
+		ready:      make(chan struct{}),
 		dead:       make(chan struct{}),
 		readerDone: make(chan struct{}),
+		idleSet:    make(chan struct{}, 1),
 	}
+	if open.Ready {
+		close(s.ready)
+	}
+	s.seen()
 	conn.SetReadLimit(cfg.ReadLimit)
 	conn.SetPongHandler(func(string) error {
-		s.activity.Add(1)
+		s.seen()
 		return nil
 	})
 	conn.SetPingHandler(func(data string) error {
-		s.activity.Add(1)
+		s.seen()
 		err := conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(cfg.WriteTimeout))
 		if ne, ok := errors.AsType[net.Error](err); errors.Is(err, websocket.ErrCloseSent) || (ok && ne.Timeout()) {
 			return nil // as gorilla's default handler: a missed pong is not fatal
@@ -79,6 +104,12 @@ func startSession(conn *websocket.Conn, cfg *Config) *session {
 	return s
 }
 
+// seen records that something arrived.
+func (s *session) seen() {
+	s.activity.Add(1)
+	s.lastRecv.Store(time.Now().UnixNano())
+}
+
 // fail ends the session with err (the first call wins): the socket is closed,
 // which unblocks the reader and any write in progress.
 func (s *session) fail(err error) {
@@ -89,8 +120,8 @@ func (s *session) fail(err error) {
 	})
 }
 
-// readLoop delivers text frames until the first read error; gorilla forbids
-// reading again after one, so the session is over then.
+// readLoop hands data frames to the Handler until the first read error; gorilla
+// forbids reading again after one, so the session is over then.
 func (s *session) readLoop() {
 	defer s.wg.Done()
 	defer close(s.readerDone)
@@ -100,28 +131,76 @@ func (s *session) readLoop() {
 			s.fail(fmt.Errorf("read frame: %w", err))
 			return
 		}
-		s.activity.Add(1)
-		if mt == websocket.TextMessage {
-			s.cfg.OnMessage(data)
+		s.seen()
+		r := s.h.HandleFrame(Frame{Binary: mt == websocket.BinaryMessage, Data: data})
+		if !s.react(r) {
+			return
 		}
 	}
 }
 
-// writeLoop serialises Send requests and heartbeats, and declares the
-// connection dead when nothing arrived within PongTimeout after a heartbeat.
-// It returns when the session fails.
+// react carries out a Reaction; it reports false when the session is over.
+func (s *session) react(r Reaction) bool {
+	for _, frame := range r.Write {
+		select {
+		case s.replies <- append([]byte(nil), frame...):
+		default:
+			s.fail(errRepliesFull)
+			return false
+		}
+	}
+	if r.Idle > 0 {
+		s.idle.Store(int64(r.Idle))
+		select {
+		case s.idleSet <- struct{}{}:
+		default:
+		}
+	}
+	if r.Ready {
+		s.readyOnce.Do(func() { close(s.ready) })
+	}
+	if r.Err != nil {
+		s.fail(r.Err)
+		return false
+	}
+	return true
+}
+
+// writeLoop writes the opening frames, then serialises the Handler's answers,
+// Send requests and heartbeats; it declares the connection dead when nothing
+// arrived within PongTimeout after a heartbeat, or within the Handler's idle
+// limit. It returns when the session fails.
 func (s *session) writeLoop() {
 	defer s.wg.Done()
-	heartbeat := time.NewTicker(s.cfg.Heartbeat)
-	defer heartbeat.Stop()
+	for _, frame := range s.first {
+		if err := s.write(frame); err != nil {
+			s.fail(fmt.Errorf("write opening frame: %w", err))
+			return
+		}
+	}
+	var heartbeatC <-chan time.Time
+	if !s.cfg.NoHeartbeat {
+		heartbeat := time.NewTicker(s.cfg.Heartbeat)
+		defer heartbeat.Stop()
+		heartbeatC = heartbeat.C
+	}
+	idleTimer := time.NewTimer(time.Hour)
+	idleTimer.Stop()
+	defer idleTimer.Stop()
 	var (
 		pongDue  <-chan time.Time // non-nil while a heartbeat awaits any answer
 		seenAtHB uint64           // activity count when that heartbeat was sent
+		idleC    <-chan time.Time // non-nil while an idle limit is armed
 	)
 	for {
 		select {
 		case <-s.dead:
 			return
+		case frame := <-s.replies:
+			if err := s.write(frame); err != nil {
+				s.fail(fmt.Errorf("write answer: %w", err))
+				return
+			}
 		case req := <-s.sendq:
 			err := s.write(req.frame)
 			req.done <- err
@@ -129,7 +208,7 @@ func (s *session) writeLoop() {
 				s.fail(fmt.Errorf("write frame: %w", err))
 				return
 			}
-		case <-heartbeat.C:
+		case <-heartbeatC:
 			if pongDue == nil {
 				seenAtHB = s.activity.Load()
 				pongDue = time.After(s.cfg.PongTimeout)
@@ -144,8 +223,24 @@ func (s *session) writeLoop() {
 				s.fail(errPongTimeout)
 				return
 			}
+		case <-s.idleSet:
+			idleTimer.Reset(s.untilIdle())
+			idleC = idleTimer.C
+		case <-idleC:
+			if left := s.untilIdle(); left > 0 {
+				idleTimer.Reset(left)
+				continue
+			}
+			s.fail(fmt.Errorf("no frame from upstream for %s", time.Duration(s.idle.Load())))
+			return
 		}
 	}
+}
+
+// untilIdle is how long until the idle limit runs out, from the last frame received.
+func (s *session) untilIdle() time.Duration {
+	last := time.Unix(0, s.lastRecv.Load())
+	return time.Until(last.Add(time.Duration(s.idle.Load())))
 }
 
 // write sends one text frame under the write deadline. Writer goroutine only.

@@ -86,13 +86,12 @@ func TestHeartbeatKeepsHealthyConnection(t *testing.T) {
 			cfg.Heartbeat = 10 * time.Millisecond
 			cfg.PongTimeout = bound // generous: a healthy server always answers in time
 			cfg.PingFrame = tt.pingFrame
-			cfg.OnMessage = func(b []byte) {
+			c := startClient(t, cfg, onText(func(b []byte) {
 				select {
 				case got <- string(b):
 				default:
 				}
-			}
-			c := startClient(t, cfg)
+			}))
 			c.rec.waitState(t, StateConnected)
 			sc := up.next(t)
 
@@ -114,7 +113,7 @@ func TestHeartbeatKeepsHealthyConnection(t *testing.T) {
 			}
 			if tt.pingFrame != nil {
 				if f := <-got; f != string(pong) {
-					t.Errorf("OnMessage got %q, want the pong frame passed through", f)
+					t.Errorf("HandleFrame got %q, want the pong frame passed through", f)
 				}
 			}
 			if n := up.dialCount(); n != 1 {

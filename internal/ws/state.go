@@ -6,7 +6,7 @@ import "time"
 type State string
 
 // The states a Client moves through. Every change is reported through
-// Config.OnState, in order.
+// Handler.HandleState, in order.
 const (
 	// StateIdle: no token yet; the client waits for its token source to yield one.
 	StateIdle State = "idle"
@@ -19,7 +19,8 @@ const (
 	// StateUnauthorized: the upstream rejected the token; the client waits for a
 	// different one (or for Reconnect) and does not redial with the same token.
 	StateUnauthorized State = "unauthorized"
-	// StateStopped: Disconnect was called (until Reconnect), or Run has returned.
+	// StateStopped: Disconnect was called (until Reconnect), the upstream ended the
+	// session for good (ErrTerminal, until Reconnect), or Run has returned.
 	StateStopped State = "stopped"
 )
 
@@ -31,10 +32,13 @@ type Status struct {
 	Attempt     int       // consecutive failed attempts since the last healthy connection (0 when connected)
 	NextRetryAt time.Time // zero unless a retry is scheduled
 	LastError   string    // redacted text of the last failure, "" if none (cleared on connect)
+	// CloseCode is the close code the upstream ended the last connection with (0 when it
+	// sent none, or the client closed it); set on the state that follows the loss.
+	CloseCode int
 }
 
 // sameAs reports whether s and o describe the same state, ignoring Since.
 func (s Status) sameAs(o Status) bool {
 	return s.State == o.State && s.Attempt == o.Attempt &&
-		s.NextRetryAt.Equal(o.NextRetryAt) && s.LastError == o.LastError
+		s.NextRetryAt.Equal(o.NextRetryAt) && s.LastError == o.LastError && s.CloseCode == o.CloseCode
 }

@@ -229,8 +229,8 @@ func (u *upstream) dialCount() int {
 	return len(u.dials)
 }
 
-// recorder collects every Status passed to OnState and lets a test walk them
-// in order.
+// recorder collects every Status passed to HandleState and lets a test walk
+// them in order.
 type recorder struct {
 	mu     sync.Mutex
 	all    []Status
@@ -311,24 +311,64 @@ type runningClient struct {
 	done   chan error
 }
 
-// startClient runs a Client for cfg until the test ends (or stop is called).
-func startClient(t *testing.T, cfg Config) *runningClient {
+// testHandler is a Handler made of optional funcs: a nil open is ready at once
+// with nothing to write, a nil frame reacts with nothing, every state goes to
+// the recorder (and to state when set).
+type testHandler struct {
+	open  func(token string) Opening
+	frame func(f Frame) Reaction
+	state func(Status)
+	rec   *recorder
+}
+
+func (h *testHandler) OpenConn(token string) Opening {
+	if h.open == nil {
+		return Opening{Ready: true}
+	}
+	return h.open(token)
+}
+
+func (h *testHandler) HandleFrame(f Frame) Reaction {
+	if h.frame == nil {
+		return Reaction{}
+	}
+	return h.frame(f)
+}
+
+func (h *testHandler) HandleState(s Status) {
+	h.rec.add(s)
+	if h.state != nil {
+		h.state(s)
+	}
+}
+
+// onText is a testHandler that passes every text frame to fn.
+func onText(fn func([]byte)) *testHandler {
+	return &testHandler{frame: func(f Frame) Reaction {
+		if !f.Binary {
+			fn(f.Data)
+		}
+		return Reaction{}
+	}}
+}
+
+// startClient runs a Client for cfg until the test ends (or stop is called),
+// with h as its Handler (a plain testHandler when none is given).
+func startClient(t *testing.T, cfg Config, h ...*testHandler) *runningClient {
 	t.Helper()
 	rec := newRecorder()
-	onState := cfg.OnState
-	cfg.OnState = func(s Status) {
-		rec.add(s)
-		if onState != nil {
-			onState(s)
-		}
+	th := &testHandler{}
+	if len(h) > 0 {
+		th = h[0]
 	}
+	th.rec = rec
 	c, err := New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	rc := &runningClient{Client: c, rec: rec, cancel: cancel, done: make(chan error, 1)}
-	go func() { rc.done <- c.Run(ctx) }()
+	go func() { rc.done <- c.Run(ctx, th) }()
 	t.Cleanup(func() { rc.stop(t) })
 	return rc
 }

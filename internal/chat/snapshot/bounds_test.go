@@ -1,8 +1,9 @@
-package chat
+package snapshot
 
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/chatbridge/chatbridge/internal/dialect"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,10 +17,10 @@ func TestProjectionBoundsByCount(t *testing.T) {
 	tests := []struct {
 		name  string
 		event func(f *feed, i string)
-		check func(t *testing.T, p *Projection, st ProjectionStats)
+		check func(t *testing.T, p *Projection, st Stats)
 	}{
 		{"conversations", func(f *feed, i string) { f.msg("m"+i, "c"+i, "") },
-			func(t *testing.T, p *Projection, st ProjectionStats) {
+			func(t *testing.T, p *Projection, st Stats) {
 				if st.Conversations != DefaultMaxConversations || st.Messages != DefaultMaxConversations {
 					t.Errorf("stats %+v, want %d conversations", st, DefaultMaxConversations)
 				}
@@ -31,8 +32,8 @@ func TestProjectionBoundsByCount(t *testing.T) {
 				}
 			}},
 		{"users", func(f *feed, i string) {
-			f.pub(TopicPresence, TypeUserStatus, "", `{"user_id":"u`+i+`","status":"online"}`)
-		}, func(t *testing.T, p *Projection, st ProjectionStats) {
+			f.pub(dialect.TopicPresence, dialect.TypeUserStatus, "", `{"user_id":"u`+i+`","status":"online"}`)
+		}, func(t *testing.T, p *Projection, st Stats) {
 			_, users := p.Presence()
 			if st.Users != DefaultMaxUsers || users[0].UserID != fmt.Sprint("u", n-DefaultMaxUsers) {
 				t.Errorf("%d users from %s, want %d from u%d: the least recently updated dropped first",
@@ -40,8 +41,8 @@ func TestProjectionBoundsByCount(t *testing.T) {
 			}
 		}},
 		{"calls", func(f *feed, i string) {
-			f.pub(TopicCalls, TypeCallIncoming, "c", `{"call_id":"k`+i+`","conversation_id":"c","caller_id":"bob","media":"audio"}`)
-		}, func(t *testing.T, p *Projection, st ProjectionStats) {
+			f.pub(dialect.TopicCalls, dialect.TypeCallIncoming, "c", `{"call_id":"k`+i+`","conversation_id":"c","caller_id":"bob","media":"audio"}`)
+		}, func(t *testing.T, p *Projection, st Stats) {
 			_, calls := p.Calls()
 			if st.Calls != DefaultMaxCalls || calls[0].CallID != fmt.Sprint("k", n-DefaultMaxCalls) {
 				t.Errorf("%d calls from %s, want %d from k%d: the oldest dropped first",
@@ -52,7 +53,7 @@ func TestProjectionBoundsByCount(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFeed(t, ProjectionConfig{})
+			f := newFeed(t, Config{})
 			for i := range n {
 				tt.event(f, strconv.Itoa(i))
 			}
@@ -69,7 +70,7 @@ func TestProjectionBoundsByCount(t *testing.T) {
 
 func TestProjectionBoundsByBytes(t *testing.T) {
 	const limit = 1 << 20
-	f := newFeed(t, ProjectionConfig{MaxMessageBytes: limit})
+	f := newFeed(t, Config{MaxMessageBytes: limit})
 	check := func(what string) {
 		t.Helper()
 		if st := f.p.Stats(); st.Bytes > limit {
@@ -78,10 +79,10 @@ func TestProjectionBoundsByBytes(t *testing.T) {
 	}
 	big := strings.Repeat("x", 16<<10)
 	for i := range 300 {
-		m := Message{ID: fmt.Sprint("m", i), ConversationID: fmt.Sprint("c", i%30), SenderID: "bob",
+		m := dialect.Message{ID: fmt.Sprint("m", i), ConversationID: fmt.Sprint("c", i%30), SenderID: "bob",
 			Content: big, CreatedAt: "2026-01-02T03:04:05Z"}
 		b, _ := json.Marshal(m)
-		f.pub(TopicMessages, TypeChatMessage, m.ConversationID, string(b))
+		f.pub(dialect.TopicMessages, dialect.TypeChatMessage, m.ConversationID, string(b))
 		check("message " + m.ID)
 	}
 	// The newest conversation keeps its newest messages; the oldest messages went first.
@@ -89,7 +90,7 @@ func TestProjectionBoundsByBytes(t *testing.T) {
 		t.Errorf("newest conversation lost its newest message")
 	}
 	for i := range 40 {
-		f.pub(TopicConversations, TypeConversationUpdate, "", fmt.Sprintf(
+		f.pub(dialect.TopicConversations, dialect.TypeConversationUpdate, "", fmt.Sprintf(
 			`{"conversation_id":"u%d","title":"%s","blob":"%s"}`, i, big, big))
 		check(fmt.Sprint("update ", i))
 		f.own(fmt.Sprint("k", i), fmt.Sprint("u", i), "queued", "")
@@ -97,10 +98,10 @@ func TestProjectionBoundsByBytes(t *testing.T) {
 	}
 	checkBooks(t, f.p)
 	// One message over the whole bound leaves nothing.
-	huge := Message{ID: "huge", ConversationID: "h", SenderID: "bob", Content: strings.Repeat("y", 2*limit),
+	huge := dialect.Message{ID: "huge", ConversationID: "h", SenderID: "bob", Content: strings.Repeat("y", 2*limit),
 		CreatedAt: "2026-01-02T03:04:05Z"}
 	b, _ := json.Marshal(huge)
-	f.pub(TopicMessages, TypeChatMessage, "h", string(b))
+	f.pub(dialect.TopicMessages, dialect.TypeChatMessage, "h", string(b))
 	check("a message over the bound")
 	checkBooks(t, f.p)
 	if st := f.p.Stats(); st.Conversations != 0 || st.Messages != 0 || st.Bytes != 0 {
@@ -109,8 +110,8 @@ func TestProjectionBoundsByBytes(t *testing.T) {
 }
 
 func TestProjectionDefaults(t *testing.T) {
-	p := NewProjection(ProjectionConfig{MaxCalls: -1})
-	want := ProjectionConfig{MaxConversations: DefaultMaxConversations, Depth: DefaultDepth,
+	p := NewProjection(Config{MaxCalls: -1})
+	want := Config{MaxConversations: DefaultMaxConversations, Depth: DefaultDepth,
 		MaxUsers: DefaultMaxUsers, MaxCalls: DefaultMaxCalls, MaxMessageBytes: DefaultMaxMessageBytes}
 	if p.cfg != want {
 		t.Errorf("config %+v, want %+v", p.cfg, want)
@@ -118,12 +119,12 @@ func TestProjectionDefaults(t *testing.T) {
 }
 
 func TestProjectionSnapshotsAreCopies(t *testing.T) {
-	f := newFeed(t, ProjectionConfig{})
-	f.pub(TopicConversations, TypeConversationUpdate, "c1", `{"conversation_id":"c1","title":"T","x":{"a":1}}`)
+	f := newFeed(t, Config{})
+	f.pub(dialect.TopicConversations, dialect.TypeConversationUpdate, "c1", `{"conversation_id":"c1","title":"T","x":{"a":1}}`)
 	f.msg("m1", "c1", "")
 	f.msg("m2", "c1", "")
-	f.pub(TopicPresence, TypeUserStatus, "", `{"user_id":"bob","status":"online"}`)
-	f.pub(TopicCalls, TypeCallIncoming, "c1", `{"call_id":"k1","conversation_id":"c1","caller_id":"bob","media":"audio"}`)
+	f.pub(dialect.TopicPresence, dialect.TypeUserStatus, "", `{"user_id":"bob","status":"online"}`)
+	f.pub(dialect.TopicCalls, dialect.TypeCallIncoming, "c1", `{"call_id":"k1","conversation_id":"c1","caller_id":"bob","media":"audio"}`)
 	state := func() string {
 		_, convs := f.p.Conversations()
 		_, msgs, _ := f.p.Messages("c1", 0)
@@ -157,7 +158,7 @@ func TestProjectionSnapshotsAreCopies(t *testing.T) {
 // TestProjectionConcurrent applies events on one goroutine while others take snapshots: run it
 // with -race. Every reader must see event ids that never go back.
 func TestProjectionConcurrent(t *testing.T) {
-	f := newFeed(t, ProjectionConfig{Depth: 20, MaxConversations: 50, MaxUsers: 50, MaxCalls: 10, MaxMessageBytes: 64 << 10})
+	f := newFeed(t, Config{Depth: 20, MaxConversations: 50, MaxUsers: 50, MaxCalls: 10, MaxMessageBytes: 64 << 10})
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
@@ -202,11 +203,11 @@ func TestProjectionConcurrent(t *testing.T) {
 		case 2:
 			f.own(fmt.Sprint("k", i), c, "sent", "")
 		case 3:
-			f.pub(TopicConversations, TypeConversationUpdate, c, `{"conversation_id":"`+c+`","unread_count":0}`)
+			f.pub(dialect.TopicConversations, dialect.TypeConversationUpdate, c, `{"conversation_id":"`+c+`","unread_count":0}`)
 		case 4:
-			f.pub(TopicPresence, TypeUserStatus, "", fmt.Sprintf(`{"user_id":"u%d","status":"away"}`, i%70))
+			f.pub(dialect.TopicPresence, dialect.TypeUserStatus, "", fmt.Sprintf(`{"user_id":"u%d","status":"away"}`, i%70))
 		case 5:
-			f.pub(TopicCalls, TypeCallIncoming, c, fmt.Sprintf(`{"call_id":"k%d","conversation_id":"%s","caller_id":"bob","media":"audio"}`, i%20, c))
+			f.pub(dialect.TopicCalls, dialect.TypeCallIncoming, c, fmt.Sprintf(`{"call_id":"k%d","conversation_id":"%s","caller_id":"bob","media":"audio"}`, i%20, c))
 		}
 	}
 	close(done)
@@ -228,17 +229,21 @@ func BenchmarkProjectionApplyMessage(b *testing.B) {
 	defer h.Close()
 	const n = 1 << 14
 	evs := make([]*hub.Event, n)
+	vals := make([]any, n)
 	for i := range evs {
 		c := fmt.Sprint("c", i%100)
-		evs[i] = h.Publish(TopicMessages, TypeChatMessage, c, []byte(msgJSON(fmt.Sprint("m", i), c, "")))
+		data := []byte(msgJSON(fmt.Sprint("m", i), c, ""))
+		evs[i] = h.Publish(dialect.TopicMessages, dialect.TypeChatMessage, c, data)
+		ev, _, _ := decoder.Map(dialect.TypeChatMessage, data, data, dialect.Env{})
+		vals[i] = ev.Value
 	}
-	p := NewProjection(ProjectionConfig{})
+	p := NewProjection(Config{})
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
 		if i%n == 0 {
 			p.seq = 0 // replay the same events: their Seq starts over
 		}
-		p.Apply(evs[i%n])
+		p.Apply(evs[i%n], vals[i%n])
 	}
 }

@@ -1,4 +1,4 @@
-package chat
+package snapshot
 
 import (
 	"container/list"
@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/chatbridge/chatbridge/internal/dialect"
 	"github.com/chatbridge/chatbridge/internal/hub"
 )
 
@@ -81,21 +82,15 @@ type projMessage struct {
 	data                      json.RawMessage
 }
 
-func decodeProjMessage(e *hub.Event) (projMessage, bool) {
-	var f struct {
-		ID              string          `json:"id"`
-		ConversationID  string          `json:"conversation_id"`
-		CreatedAt       string          `json:"created_at"`
-		ClientMessageID string          `json:"client_message_id"`
-		Status          json.RawMessage `json:"status"`
-	}
-	if json.Unmarshal(e.Data, &f) != nil || f.ID == "" || f.ConversationID == "" ||
-		len(f.ID) > maxIDLen || len(f.ConversationID) > maxIDLen || len(f.ClientMessageID) > maxIDLen {
+// projMessageOf is a chat.message event as the projection keeps it; false when an id is too
+// long to key a map by.
+func projMessageOf(e *hub.Event, v *dialect.Message) (projMessage, bool) {
+	if !shortFields(v.ID, v.ConversationID, v.ClientMessageID) {
 		return projMessage{}, false
 	}
-	m := projMessage{id: f.ID, conv: f.ConversationID, cmid: f.ClientMessageID,
-		updatedAt: f.CreatedAt, hasStatus: len(f.Status) > 0, data: e.Data}
-	if _, err := time.Parse(time.RFC3339Nano, f.CreatedAt); err != nil {
+	m := projMessage{id: v.ID, conv: v.ConversationID, cmid: v.ClientMessageID,
+		updatedAt: v.CreatedAt, hasStatus: len(v.Status) > 0, data: e.Data}
+	if _, err := time.Parse(time.RFC3339Nano, v.CreatedAt); err != nil {
 		m.updatedAt = e.At.UTC().Format(time.RFC3339Nano)
 	}
 	return m, true

@@ -1,11 +1,10 @@
-package chat
+package snapshot
 
 import (
-	"encoding/json"
 	"slices"
 	"strings"
 
-	"github.com/chatbridge/chatbridge/internal/hub"
+	"github.com/chatbridge/chatbridge/internal/dialect"
 )
 
 // UserView is one user's last known presence, as the presence snapshot shows it.
@@ -68,15 +67,6 @@ func shortFields(s ...string) bool {
 	return true
 }
 
-func decodeProjUser(data []byte) (UserView, bool) {
-	var u UserStatus
-	if json.Unmarshal(data, &u) != nil || u.UserID == "" || u.Status == "" ||
-		!shortFields(u.UserID, u.Status, u.LastSeen) {
-		return UserView{}, false
-	}
-	return UserView(u), true
-}
-
 // foldUser records a user's status, dropping the least recently updated users beyond MaxUsers.
 func (p *Projection) foldUser(u UserView) {
 	if el, ok := p.userByID[u.UserID]; ok {
@@ -91,42 +81,25 @@ func (p *Projection) foldUser(u UserView) {
 	}
 }
 
-// decodeCall returns what a calls-topic event does; nil when nothing.
-func (p *Projection) decodeCall(e *hub.Event) func() {
-	switch e.Type {
-	case TypeCallIncoming:
-		var c CallIncoming
-		if json.Unmarshal(e.Data, &c) != nil || c.CallID == "" || c.ConversationID == "" ||
-			c.CallerID == "" || c.Media == "" ||
-			!shortFields(c.CallID, c.ConversationID, c.CallerID, c.Media, c.CreatedAt) {
-			return nil
-		}
-		return func() { p.openCall(c) }
-	case TypeCallAccepted, TypeCallEnded, TypeCallRejected:
-		var c CallEvent
-		if json.Unmarshal(e.Data, &c) != nil || c.CallID == "" {
-			return nil
-		}
-		if e.Type == TypeCallAccepted {
-			return func() {
-				if el, ok := p.callByID[c.CallID]; ok {
-					el.Value.(*CallView).State = CallStateAccepted
-				}
-			}
-		}
-		return func() {
-			if el, ok := p.callByID[c.CallID]; ok {
-				p.calls.Remove(el)
-				delete(p.callByID, c.CallID)
-			}
-		}
+// foldCallEvent applies call.accepted (the call is accepted) or call.ended and call.rejected
+// (it is no longer open).
+func (p *Projection) foldCallEvent(typ string, c *dialect.CallEvent) {
+	el, ok := p.callByID[c.CallID]
+	if !ok {
+		return
 	}
-	return nil
+	switch typ {
+	case dialect.TypeCallAccepted:
+		el.Value.(*CallView).State = CallStateAccepted
+	case dialect.TypeCallEnded, dialect.TypeCallRejected:
+		p.calls.Remove(el)
+		delete(p.callByID, c.CallID)
+	}
 }
 
 // openCall records an incoming call, dropping the oldest open calls beyond MaxCalls. A call
 // already open takes the new fields and keeps its state and place.
-func (p *Projection) openCall(c CallIncoming) {
+func (p *Projection) openCall(c *dialect.CallIncoming) {
 	v := CallView{CallID: c.CallID, ConversationID: c.ConversationID, CallerID: c.CallerID,
 		Media: c.Media, CreatedAt: c.CreatedAt, State: CallStateIncoming}
 	if el, ok := p.callByID[c.CallID]; ok {

@@ -1,4 +1,4 @@
-package chat
+package snapshot
 
 import (
 	"container/list"
@@ -6,10 +6,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chatbridge/chatbridge/internal/dialect"
 	"github.com/chatbridge/chatbridge/internal/hub"
 )
 
-// Defaults of ProjectionConfig.
+// Defaults of Config.
 const (
 	DefaultMaxConversations = 10000
 	DefaultDepth            = 200
@@ -26,8 +27,8 @@ const (
 	maxIDLen = 1024
 )
 
-// ProjectionConfig configures a Projection. Zero values take the documented defaults.
-type ProjectionConfig struct {
+// Config configures a Projection. Zero values take the documented defaults.
+type Config struct {
 	// Start is the event id the snapshots report before any event is applied: the hub's LastID
 	// when the projection was made.
 	Start string
@@ -61,7 +62,7 @@ type ProjectionConfig struct {
 // caller's, while the JSON bytes in them are shared with the projection and the hub's events,
 // which nobody modifies: callers must not modify them either.
 type Projection struct {
-	cfg ProjectionConfig
+	cfg Config
 
 	mu      sync.RWMutex
 	eventID string
@@ -69,7 +70,7 @@ type Projection struct {
 
 	convs    *list.List // of *conversation, front = most recently updated
 	convByID map[string]*list.Element
-	bytes    int // see ProjectionConfig.MaxMessageBytes
+	bytes    int // see Config.MaxMessageBytes
 	msgs     int // messages kept, in all conversations
 
 	users    *list.List // of *UserView, front = most recently updated
@@ -81,18 +82,18 @@ type Projection struct {
 	own ownSet
 }
 
-// ProjectionStats are the sizes of a Projection, for metrics and tests.
-type ProjectionStats struct {
+// Stats are the sizes of a Projection, for metrics and tests.
+type Stats struct {
 	Conversations int // conversations kept
 	Messages      int // messages kept, in all conversations (own messages not echoed yet included)
-	Bytes         int // bytes counted against ProjectionConfig.MaxMessageBytes
+	Bytes         int // bytes counted against Config.MaxMessageBytes
 	Users         int // presence entries
 	Calls         int // open calls
 	OwnIDs        int // client_message_ids remembered as sent by this bridge
 }
 
 // NewProjection returns an empty Projection with cfg's defaults filled in.
-func NewProjection(cfg ProjectionConfig) *Projection {
+func NewProjection(cfg Config) *Projection {
 	if cfg.MaxConversations <= 0 {
 		cfg.MaxConversations = DefaultMaxConversations
 	}
@@ -117,18 +118,19 @@ func NewProjection(cfg ProjectionConfig) *Projection {
 	}
 }
 
-// Apply folds one published event in. It must be called for every event the hub publishes, in
-// Seq order, even for those the projection ignores, so that the snapshots' event id advances;
-// an event whose Seq is not above the last one applied is ignored whole. An event whose data
-// does not decode (the router should have refused it) only advances the event id. Apply decodes
-// the event before it takes the write lock.
-func (p *Projection) Apply(e *hub.Event) { p.apply(e, nil) }
+// Apply folds one published event in, with v the event's payload as the dialect decoded it
+// (a *dialect.Message, *dialect.ConversationUpdate, *dialect.UserStatus, *dialect.CallIncoming
+// or *dialect.CallEvent; anything else, nil included, is ignored). It must be called for every
+// event the hub publishes, in Seq order, even for those the projection ignores, so that the
+// snapshots' event id advances; an event whose Seq is not above the last one applied is
+// ignored whole. Nothing is decoded again: e.Data is kept as the message's JSON.
+func (p *Projection) Apply(e *hub.Event, v any) { p.apply(e, v, nil) }
 
 // ApplyOwn is Apply for a message.status event, given the whole outgoing message it reports on
 // (the event carries no content): queued and sent put a pending entry in the conversation's
 // messages (once, updated in place), delivered and failed update it; the upstream's echo
 // replaces it. Its concurrency contract is Apply's.
-func (p *Projection) ApplyOwn(e *hub.Event, m OwnMessage) { p.apply(e, &m) }
+func (p *Projection) ApplyOwn(e *hub.Event, m OwnMessage) { p.apply(e, nil, &m) }
 
 // OwnMessage is a message this bridge sends upstream, as ApplyOwn takes it.
 type OwnMessage struct {
@@ -140,54 +142,43 @@ type OwnMessage struct {
 	Error           string // why it failed
 }
 
-// apply decodes e outside the lock, then folds it in under the lock.
-func (p *Projection) apply(e *hub.Event, own *OwnMessage) {
+// apply folds e in under the write lock.
+func (p *Projection) apply(e *hub.Event, v any, own *OwnMessage) {
 	if e == nil {
 		return
 	}
-	fold := p.decode(e, own)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if e.Seq <= p.seq {
 		return
 	}
 	p.seq, p.eventID = e.Seq, e.ID
-	if fold != nil {
-		fold()
+	if own != nil {
+		if s, ok := ownStatus(e, own); ok {
+			p.foldStatus(s)
+		}
+		return
 	}
-}
-
-// decode returns what e does to the state, to be run under the write lock; nil for an event that
-// only advances the event id.
-func (p *Projection) decode(e *hub.Event, own *OwnMessage) func() {
-	switch e.Topic {
-	case TopicMessages:
-		switch e.Type {
-		case TypeChatMessage:
-			if m, ok := decodeProjMessage(e); ok {
-				return func() { p.foldMessage(m) }
-			}
-		case EventMessageStatus:
-			if s, ok := decodeProjStatus(e, own); ok {
-				return func() { p.foldStatus(s) }
-			}
+	switch v := v.(type) {
+	case *dialect.Message:
+		if m, ok := projMessageOf(e, v); ok {
+			p.foldMessage(m)
 		}
-	case TopicConversations:
-		if e.Type == TypeConversationUpdate {
-			if u, ok := decodeProjConversation(e.Data); ok {
-				return func() { p.foldConversation(u) }
-			}
+	case *dialect.ConversationUpdate:
+		if shortFields(v.ConversationID) {
+			p.foldConversation(v)
 		}
-	case TopicPresence:
-		if e.Type == TypeUserStatus {
-			if u, ok := decodeProjUser(e.Data); ok {
-				return func() { p.foldUser(u) }
-			}
+	case *dialect.UserStatus:
+		if shortFields(v.UserID, v.Status, v.LastSeen) {
+			p.foldUser(UserView(*v))
 		}
-	case TopicCalls:
-		return p.decodeCall(e)
+	case *dialect.CallIncoming:
+		if shortFields(v.CallID, v.ConversationID, v.CallerID, v.Media, v.CreatedAt) {
+			p.openCall(v)
+		}
+	case *dialect.CallEvent:
+		p.foldCallEvent(e.Type, v)
 	}
-	return nil
 }
 
 // Conversations returns the id of the last event applied and every conversation kept, most
@@ -228,14 +219,14 @@ func (p *Projection) Messages(conversationID string, limit int) (eventID string,
 }
 
 // Stats returns the sizes of the projection now. It is safe for concurrent use.
-func (p *Projection) Stats() ProjectionStats {
+func (p *Projection) Stats() Stats {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	return ProjectionStats{Conversations: p.convs.Len(), Messages: p.msgs, Bytes: p.bytes,
+	return Stats{Conversations: p.convs.Len(), Messages: p.msgs, Bytes: p.bytes,
 		Users: p.users.Len(), Calls: p.calls.Len(), OwnIDs: len(p.own.ids)}
 }
 
-// EventID returns the id of the last event applied (ProjectionConfig.Start before any). It is
+// EventID returns the id of the last event applied (Config.Start before any). It is
 // safe for concurrent use.
 func (p *Projection) EventID() string {
 	p.mu.RLock()

@@ -1,8 +1,9 @@
-package chat
+package snapshot
 
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/chatbridge/chatbridge/internal/dialect"
 	"slices"
 	"strings"
 	"testing"
@@ -17,17 +18,33 @@ type feed struct {
 	p *Projection
 }
 
-func newFeed(t testing.TB, cfg ProjectionConfig) *feed {
+func newFeed(t testing.TB, cfg Config) *feed {
 	h := hub.New(hub.Config{History: 16})
 	t.Cleanup(h.Close)
 	cfg.Start = h.LastID()
 	return &feed{h: h, p: NewProjection(cfg)}
 }
 
-// pub publishes one event and applies it.
+// eventMessageStatus is the event name the chat service gives an own message's status.
+const eventMessageStatus = "message.status"
+
+// decoder decodes payloads as the default dialect does, for pub.
+var decoder = dialect.NewMapper(dialect.MapperConfig{})
+
+// pub publishes one event and applies it with its payload decoded as the dialect would; a
+// payload the dialect refuses is applied with no value (the service would not publish it).
 func (f *feed) pub(topic, typ, key, data string) *hub.Event {
+	var v any
+	if ev, rej, known := decoder.Map(typ, []byte(data), []byte(data), dialect.Env{At: time.Now()}); known && rej == nil {
+		v = ev.Value
+	}
+	return f.pubValue(topic, typ, key, data, v)
+}
+
+// pubValue publishes one event and applies it with v as its decoded payload.
+func (f *feed) pubValue(topic, typ, key, data string, v any) *hub.Event {
 	e := f.h.Publish(topic, typ, key, []byte(data))
-	f.p.Apply(e)
+	f.p.Apply(e, v)
 	return e
 }
 
@@ -42,14 +59,14 @@ func msgJSON(id, conv, cmid string) string {
 
 // msg publishes a chat.message.
 func (f *feed) msg(id, conv, cmid string) *hub.Event {
-	return f.pub(TopicMessages, TypeChatMessage, conv, msgJSON(id, conv, cmid))
+	return f.pub(dialect.TopicMessages, dialect.TypeChatMessage, conv, msgJSON(id, conv, cmid))
 }
 
 // own publishes the message.status of an own message and applies it with ApplyOwn.
 func (f *feed) own(cmid, conv, status, errText string) *hub.Event {
-	data, _ := json.Marshal(MessageStatus{ClientMessageID: cmid, ConversationID: conv,
-		Status: status, Error: errText})
-	e := f.h.Publish(TopicMessages, EventMessageStatus, conv, data)
+	data, _ := json.Marshal(map[string]string{"client_message_id": cmid, "conversation_id": conv,
+		"status": status, "error": errText})
+	e := f.h.Publish(dialect.TopicMessages, eventMessageStatus, conv, data)
 	f.p.ApplyOwn(e, OwnMessage{ClientMessageID: cmid, ConversationID: conv, Content: "mine " + cmid,
 		AcceptedAt: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC), Status: status, Error: errText})
 	return e
@@ -172,35 +189,27 @@ func TestProjectionMessages(t *testing.T) {
 		{"failed without an entry adds one", func(f *feed) { f.own("k1", "c1", "failed", "boom") },
 			[]string{"~k1/failed:boom"}, 0},
 		{"delivered without an entry adds none", func(f *feed) { f.own("k1", "c1", "delivered", "") }, nil, 0},
-		{"status without content only marks the id as own", func(f *feed) {
-			f.pub(TopicMessages, EventMessageStatus, "c1", `{"client_message_id":"k1","conversation_id":"c1","status":"sent"}`)
-			f.msg("m1", "c1", "k1")
-		}, []string{"m1/delivered"}, 0},
-		{"status without content updates an entry", func(f *feed) {
-			f.own("k1", "c1", "queued", "")
-			f.pub(TopicMessages, EventMessageStatus, "c1", `{"client_message_id":"k1","conversation_id":"c1","status":"sent"}`)
-		}, []string{"~k1/sent"}, 0},
 		{"own echo with a status of its own keeps it", func(f *feed) {
 			f.own("k1", "c1", "sent", "")
-			f.pub(TopicMessages, TypeChatMessage, "c1", withStatusField)
+			f.pub(dialect.TopicMessages, dialect.TypeChatMessage, "c1", withStatusField)
 		}, []string{"m1/upstream's"}, 0},
 		{"malformed messages are ignored", func(f *feed) {
-			f.pub(TopicMessages, TypeChatMessage, "c1", `not json`)
-			f.pub(TopicMessages, TypeChatMessage, "c1", `{"conversation_id":"c1"}`)
-			f.pub(TopicMessages, TypeChatMessage, "c1", `{"id":5,"conversation_id":"c1"}`)
-			f.pub(TopicMessages, TypeChatMessage, "c1", `null`)
-			f.pub(TopicMessages, EventMessageStatus, "c1", `{"client_message_id":"k1","status":"lost"}`)
+			f.pub(dialect.TopicMessages, dialect.TypeChatMessage, "c1", `not json`)
+			f.pub(dialect.TopicMessages, dialect.TypeChatMessage, "c1", `{"conversation_id":"c1"}`)
+			f.pub(dialect.TopicMessages, dialect.TypeChatMessage, "c1", `{"id":5,"conversation_id":"c1"}`)
+			f.pub(dialect.TopicMessages, dialect.TypeChatMessage, "c1", `null`)
+			f.pub(dialect.TopicMessages, eventMessageStatus, "c1", `{"client_message_id":"k1","status":"lost"}`)
 		}, nil, 0},
 		{"other topics only advance the id", func(f *feed) {
-			f.pub(TopicRaw, EventRaw, "", `{"type":"chat.message","payload":`+msgJSON("m1", "c1", "")+`}`)
-			f.pub(TopicTyping, TypeTypingIndicator, "c1", `{"conversation_id":"c1","user_id":"bob","is_typing":true}`)
-			f.pub(TopicErrors, TypeError, "", `{"code":"x","message":"y"}`)
-			f.pub(TopicConnection, EventConnectionState, "", `{"state":"connected"}`)
+			f.pub(dialect.TopicRaw, dialect.EventRaw, "", `{"type":"chat.message","payload":`+msgJSON("m1", "c1", "")+`}`)
+			f.pub(dialect.TopicTyping, dialect.TypeTypingIndicator, "c1", `{"conversation_id":"c1","user_id":"bob","is_typing":true}`)
+			f.pub(dialect.TopicErrors, dialect.TypeError, "", `{"code":"x","message":"y"}`)
+			f.pub(dialect.TopicConnection, "connection.state", "", `{"state":"connected"}`)
 		}, nil, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFeed(t, ProjectionConfig{})
+			f := newFeed(t, Config{})
 			tt.steps(f)
 			checkBooks(t, f.p)
 			id, msgs, found := f.p.Messages("c1", 0)
@@ -221,16 +230,16 @@ func TestProjectionMessages(t *testing.T) {
 }
 
 func TestProjectionMessagePayloads(t *testing.T) {
-	f := newFeed(t, ProjectionConfig{})
+	f := newFeed(t, Config{})
 	theirs := `{"id":"m1","conversation_id":"c1","sender_id":"bob","content":"hi","created_at":"2026-01-02T03:04:05Z","reactions":{"x":[1,2]}}`
-	f.pub(TopicMessages, TypeChatMessage, "c1", theirs)
+	f.pub(dialect.TopicMessages, dialect.TypeChatMessage, "c1", theirs)
 	f.own("k1", "c1", "queued", "")
 	mine := `{"id":"m2","conversation_id":"c1","sender_id":"me","content":"mine k1","created_at":"2026-01-02T03:05:00Z","client_message_id":"k1","x":true}`
 	_, msgs, _ := f.p.Messages("c1", 0)
 	if want := `{"client_message_id":"k1","conversation_id":"c1","content":"mine k1","status":"queued","accepted_at":"2026-01-02T03:04:00Z"}`; len(msgs) != 2 || string(msgs[1]) != want {
 		t.Fatalf("pending entry %s, want %s", msgs[len(msgs)-1], want)
 	}
-	f.pub(TopicMessages, TypeChatMessage, "c1", mine)
+	f.pub(dialect.TopicMessages, dialect.TypeChatMessage, "c1", mine)
 	_, msgs, _ = f.p.Messages("c1", 0)
 	if len(msgs) != 2 || string(msgs[0]) != theirs || string(msgs[1]) != strings.TrimSuffix(mine, "}")+`,"status":"delivered"}` {
 		t.Errorf("messages %s, want the payloads as published, own one with its status", msgs)
@@ -240,15 +249,17 @@ func TestProjectionMessagePayloads(t *testing.T) {
 		t.Errorf("conversation %+v: want last_message the echo as published, updated_at its created_at, unread 1", c)
 	}
 
-	// created_at that does not parse (the router refuses it; be defensive): updated_at is the event time.
-	e := f.pub(TopicMessages, TypeChatMessage, "c2", `{"id":"m3","conversation_id":"c2","created_at":"yesterday"}`)
+	// created_at that does not parse (the dialect refuses it; be defensive): updated_at is the event time.
+	bad := `{"id":"m3","conversation_id":"c2","created_at":"yesterday"}`
+	e := f.pubValue(dialect.TopicMessages, dialect.TypeChatMessage, "c2", bad,
+		&dialect.Message{ID: "m3", ConversationID: "c2", CreatedAt: "yesterday"})
 	if c, _ := convOf(t, f.p, "c2"); c.UpdatedAt != e.At.UTC().Format(time.RFC3339Nano) {
 		t.Errorf("updated_at %q, want the event time", c.UpdatedAt)
 	}
 }
 
 func TestProjectionMessagesLimit(t *testing.T) {
-	f := newFeed(t, ProjectionConfig{Depth: 5})
+	f := newFeed(t, Config{Depth: 5})
 	for i := range 8 {
 		f.msg(fmt.Sprint("m", i), "c1", "")
 	}
@@ -279,7 +290,7 @@ func TestProjectionMessagesLimit(t *testing.T) {
 }
 
 func TestProjectionStart(t *testing.T) {
-	p := NewProjection(ProjectionConfig{Start: "run-0"})
+	p := NewProjection(Config{Start: "run-0"})
 	for _, id := range []string{p.EventID(), first(p.Conversations()), first(p.Presence()), first(p.Calls())} {
 		if id != "run-0" {
 			t.Errorf("event id %q before any event, want the Start id", id)
@@ -292,13 +303,13 @@ func TestProjectionStart(t *testing.T) {
 	if string(b) != "[[],[],[]]" {
 		t.Errorf("empty snapshots encode as %s, want empty arrays", b)
 	}
-	p.Apply(nil) // ignored
+	p.Apply(nil, nil) // ignored
 	// An event applied twice, or out of order, is ignored whole.
 	h := hub.New(hub.Config{})
-	e1 := h.Publish(TopicMessages, TypeChatMessage, "c1", []byte(msgJSON("m1", "c1", "")))
-	e2 := h.Publish(TopicTyping, TypeTypingIndicator, "c1", []byte(`{}`))
-	p.Apply(e2)
-	p.Apply(e1)
+	e1 := h.Publish(dialect.TopicMessages, dialect.TypeChatMessage, "c1", []byte(msgJSON("m1", "c1", "")))
+	e2 := h.Publish(dialect.TopicTyping, dialect.TypeTypingIndicator, "c1", []byte(`{}`))
+	p.Apply(e2, nil)
+	p.Apply(e1, &dialect.Message{ID: "m1", ConversationID: "c1"})
 	if _, _, found := p.Messages("c1", 0); found || p.EventID() != e2.ID {
 		t.Errorf("an event older than the last applied changed the projection (found %v, id %s)", found, p.EventID())
 	}

@@ -1,84 +1,31 @@
-package chat
+package snapshot
 
 import (
-	"cmp"
 	"encoding/json"
 	"time"
 
+	"github.com/chatbridge/chatbridge/internal/dialect"
 	"github.com/chatbridge/chatbridge/internal/hub"
 	"github.com/chatbridge/chatbridge/internal/outbox"
 )
 
-// projConversation is a decoded conversation.update event: nil (or empty) for absent fields.
-type projConversation struct {
-	id        string
-	title     *string
-	last      json.RawMessage
-	unread    *int
-	updatedAt *string
-	extra     map[string]json.RawMessage
-}
-
-// decodeProjConversation decodes a conversation.update payload; a field that is null counts as
-// absent.
-func decodeProjConversation(data []byte) (projConversation, bool) {
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(data, &fields) != nil {
-		return projConversation{}, false
-	}
-	var u projConversation
-	for k, v := range fields {
-		if k != "conversation_id" && string(v) == "null" {
-			continue
-		}
-		var err error
-		switch k {
-		case "conversation_id":
-			err = json.Unmarshal(v, &u.id)
-		case "title":
-			err = json.Unmarshal(v, &u.title)
-		case "unread_count":
-			err = json.Unmarshal(v, &u.unread)
-		case "updated_at":
-			err = json.Unmarshal(v, &u.updatedAt)
-		case "last_message":
-			if v[0] != '{' {
-				return projConversation{}, false
-			}
-			u.last = v
-		default:
-			if u.extra == nil {
-				u.extra = make(map[string]json.RawMessage)
-			}
-			u.extra[k] = v
-		}
-		if err != nil {
-			return projConversation{}, false
-		}
-	}
-	if u.id == "" || len(u.id) > maxIDLen || (u.unread != nil && *u.unread < 0) {
-		return projConversation{}, false
-	}
-	return u, true
-}
-
 // foldConversation creates or merges a conversation: present fields replace, absent ones stay.
-func (p *Projection) foldConversation(u projConversation) {
-	c := p.touch(u.id)
+func (p *Projection) foldConversation(u *dialect.ConversationUpdate) {
+	c := p.touch(u.ConversationID)
 	v := &c.view
-	if u.title != nil {
-		v.Title = *u.title
+	if u.Title != nil {
+		v.Title = *u.Title
 	}
-	if u.last != nil {
-		v.LastMessage = u.last
+	if u.LastMessage != nil {
+		v.LastMessage = u.LastMessage
 	}
-	if u.unread != nil {
-		v.UnreadCount = *u.unread
+	if u.UnreadCount != nil {
+		v.UnreadCount = *u.UnreadCount
 	}
-	if u.updatedAt != nil {
-		v.UpdatedAt = *u.updatedAt
+	if u.UpdatedAt != nil {
+		v.UpdatedAt = *u.UpdatedAt
 	}
-	for k, val := range u.extra {
+	for k, val := range u.Extra {
 		if v.Extra == nil {
 			v.Extra = make(map[string]json.RawMessage)
 		}
@@ -110,30 +57,19 @@ type pendingJSON struct {
 	AcceptedAt      string `json:"accepted_at"`
 }
 
-// projStatus is a decoded message.status event; full when ApplyOwn gave the content.
+// projStatus is a message.status event with the whole own message it reports on.
 type projStatus struct {
 	pendingJSON
-	full bool
 }
 
-// decodeProjStatus reads a message.status event's data, completed by own when ApplyOwn gave it.
-func decodeProjStatus(e *hub.Event, own *OwnMessage) (projStatus, bool) {
-	var ms MessageStatus
-	if json.Unmarshal(e.Data, &ms) != nil && own == nil {
-		return projStatus{}, false
-	}
-	s := projStatus{pendingJSON: pendingJSON{ClientMessageID: ms.ClientMessageID,
-		ConversationID: ms.ConversationID, Status: ms.Status, Error: ms.Error}}
-	if own != nil {
-		s.full, s.Content = true, own.Content
-		s.AcceptedAt = own.AcceptedAt.UTC().Format(time.RFC3339Nano)
-		if own.AcceptedAt.IsZero() {
-			s.AcceptedAt = e.At.UTC().Format(time.RFC3339Nano)
-		}
-		s.ClientMessageID = cmp.Or(own.ClientMessageID, s.ClientMessageID)
-		s.ConversationID = cmp.Or(own.ConversationID, s.ConversationID)
-		s.Status = cmp.Or(own.Status, s.Status)
-		s.Error = cmp.Or(own.Error, s.Error)
+// ownStatus is the status event e of the own message own, as the projection keeps it; false
+// for a status it does not know or an id too long to key a map by.
+func ownStatus(e *hub.Event, own *OwnMessage) (projStatus, bool) {
+	s := projStatus{pendingJSON{ClientMessageID: own.ClientMessageID, ConversationID: own.ConversationID,
+		Content: own.Content, Status: own.Status, Error: own.Error,
+		AcceptedAt: own.AcceptedAt.UTC().Format(time.RFC3339Nano)}}
+	if own.AcceptedAt.IsZero() {
+		s.AcceptedAt = e.At.UTC().Format(time.RFC3339Nano)
 	}
 	if s.ConversationID == "" {
 		s.ConversationID = e.Key
@@ -146,8 +82,7 @@ func decodeProjStatus(e *hub.Event, own *OwnMessage) (projStatus, bool) {
 	default:
 		return projStatus{}, false
 	}
-	if s.ClientMessageID == "" || s.ConversationID == "" ||
-		len(s.ClientMessageID) > maxIDLen || len(s.ConversationID) > maxIDLen {
+	if s.ClientMessageID == "" || s.ConversationID == "" || !shortFields(s.ClientMessageID, s.ConversationID) {
 		return projStatus{}, false
 	}
 	return s, true
@@ -166,17 +101,14 @@ func (p *Projection) foldStatus(s projStatus) {
 	switch {
 	case en != nil && en.pending != nil:
 		pj := *en.pending
-		pj.Status, pj.Error = s.Status, s.Error
-		if s.full {
-			pj.Content = s.Content
-		}
+		pj.Status, pj.Error, pj.Content = s.Status, s.Error, s.Content
 		p.setPending(c, en, &pj)
 	case en != nil: // already echoed: the echo is the message, only its status is ours
 		if s.Status == statusDelivered && !en.hasStatus {
 			en.data, en.hasStatus = withStatus(en.data, statusDelivered), true
 			p.resizeEntry(c, en)
 		}
-	case s.full && s.Status != statusDelivered:
+	case s.Status != statusDelivered:
 		// delivered without an entry: its echo was dropped (or never seen); nothing to show.
 		pj := s.pendingJSON
 		data, _ := json.Marshal(&pj) // plain struct of strings: cannot fail

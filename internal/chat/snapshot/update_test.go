@@ -1,7 +1,8 @@
-package chat
+package snapshot
 
 import (
 	"encoding/json"
+	"github.com/chatbridge/chatbridge/internal/dialect"
 	"slices"
 	"testing"
 )
@@ -37,9 +38,9 @@ func TestProjectionConversationUpdate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFeed(t, ProjectionConfig{})
+			f := newFeed(t, Config{})
 			for _, u := range tt.updates {
-				f.pub(TopicConversations, TypeConversationUpdate, "c1", u)
+				f.pub(dialect.TopicConversations, dialect.TypeConversationUpdate, "c1", u)
 			}
 			checkBooks(t, f.p)
 			id, convs := f.p.Conversations()
@@ -64,9 +65,9 @@ func TestProjectionConversationUpdate(t *testing.T) {
 }
 
 func TestProjectionConversationsAndMessages(t *testing.T) {
-	f := newFeed(t, ProjectionConfig{})
-	f.pub(TopicConversations, TypeConversationUpdate, "c1", `{"conversation_id":"c1","title":"One","unread_count":5}`)
-	f.pub(TopicConversations, TypeConversationUpdate, "c2", `{"conversation_id":"c2","title":"Two"}`)
+	f := newFeed(t, Config{})
+	f.pub(dialect.TopicConversations, dialect.TypeConversationUpdate, "c1", `{"conversation_id":"c1","title":"One","unread_count":5}`)
+	f.pub(dialect.TopicConversations, dialect.TypeConversationUpdate, "c2", `{"conversation_id":"c2","title":"Two"}`)
 	f.msg("m1", "c1", "")
 	f.msg("m2", "c3", "")
 	f.own("k1", "c2", "queued", "") // a pending message touches its conversation too
@@ -86,10 +87,10 @@ func TestProjectionConversationsAndMessages(t *testing.T) {
 		t.Errorf("c2 %+v: a pending own message is not last_message nor unread", c2)
 	}
 	// A message of a conversation dropped as least recently updated is gone with it.
-	g := newFeed(t, ProjectionConfig{MaxConversations: 2})
+	g := newFeed(t, Config{MaxConversations: 2})
 	g.msg("m1", "c1", "")
 	g.msg("m2", "c2", "")
-	g.pub(TopicConversations, TypeConversationUpdate, "c1", `{"conversation_id":"c1","unread_count":0}`)
+	g.pub(dialect.TopicConversations, dialect.TypeConversationUpdate, "c1", `{"conversation_id":"c1","unread_count":0}`)
 	g.msg("m3", "c3", "")
 	checkBooks(t, g.p)
 	if _, _, found := g.p.Messages("c2", 0); found {

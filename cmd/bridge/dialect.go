@@ -1,0 +1,79 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/chatbridge/chatbridge/internal/chat"
+	"github.com/chatbridge/chatbridge/internal/dialect"
+	"github.com/chatbridge/chatbridge/internal/dialect/envelope"
+	"github.com/chatbridge/chatbridge/internal/ws"
+)
+
+// upstreamSetup is what the dialect, its profile and the flags decide about the upstream: the
+// dialect itself, the acknowledgement mode, and the dialect's part of the WebSocket client's
+// configuration (the rest is the flags').
+type upstreamSetup struct {
+	dialect chat.Dialect
+	ack     string
+	ws      ws.Config // TokenIn, TokenName, Header, Subprotocols, PingFrame, NoHeartbeat
+}
+
+// newUpstreamSetup builds the dialect of c. Its errors name the flag or the profile key.
+func newUpstreamSetup(c *config) (*upstreamSetup, error) {
+	p := c.Profile
+	if p == nil {
+		p = &dialect.Profile{}
+	}
+	u := &upstreamSetup{ack: c.Ack}
+	heartbeat := c.HeartbeatMode
+	switch c.Dialect {
+	case dialect.DialectEnvelope:
+		d, err := envelope.FromProfile(p, c.TokenIn)
+		if err != nil {
+			return nil, err
+		}
+		u.dialect = d
+		if heartbeat == "" {
+			heartbeat = dialect.HeartbeatJSON
+		}
+		if heartbeat == dialect.HeartbeatJSON {
+			u.ws.PingFrame = d.Ping()
+		}
+		if u.ack == "" {
+			u.ack = dialect.AckEcho
+		}
+		if u.ack == dialect.AckReply {
+			return nil, errors.New("invalid value \"reply\" for flag -ack (or profile key ack): the envelope dialect has no acknowledgement of its own; use echo or write")
+		}
+	default:
+		return nil, fmt.Errorf("flag -dialect: the %s dialect is not available yet", c.Dialect)
+	}
+	u.ws.NoHeartbeat = heartbeat == dialect.HeartbeatOff
+	switch c.TokenIn {
+	case dialect.TokenInHeader:
+		u.ws.TokenIn = ws.TokenInHeader
+	case dialect.TokenInNone:
+		u.ws.TokenIn = ws.TokenInNone
+	case dialect.TokenInConnect:
+		u.ws.TokenIn = ws.TokenInHandshake
+	default:
+		u.ws.TokenIn = ws.TokenInQuery
+	}
+	u.ws.TokenName = p.TokenName
+	if c.TokenIn == dialect.TokenInConnect {
+		u.ws.TokenName = ""
+	}
+	if len(p.Headers) > 0 || p.Origin != "" {
+		u.ws.Header = http.Header{}
+		for k, v := range p.Headers {
+			u.ws.Header.Set(k, v)
+		}
+		if p.Origin != "" {
+			u.ws.Header.Set("Origin", p.Origin)
+		}
+	}
+	u.ws.Subprotocols = p.Subprotocols
+	return u, nil
+}
