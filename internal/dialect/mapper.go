@@ -168,6 +168,13 @@ func (m *Mapper) normalize(typ string, payload, unit []byte, env Env) ([]byte, s
 	if m.cfg.Lenient {
 		fill(typ, &o, unit, env, m.cfg.UserID)
 	}
+	if typ == TypeConversationUpdate { // its last_message is a chat.message payload of the same wire
+		if last, ok := o.Get("last_message"); ok {
+			if norm, reason := m.normalize(TypeChatMessage, last, last, env); reason == "" {
+				o.Set("last_message", norm)
+			}
+		}
+	}
 	return o.Encode(), ""
 }
 

@@ -52,6 +52,18 @@ func TestMapperRenamesFields(t *testing.T) {
 	}
 }
 
+func TestMapperRenamesTheLastMessageToo(t *testing.T) {
+	m := NewMapper(MapperConfig{Fields: map[string]Path{"conversation_id": {"conversationId"},
+		"sender_id": {"senderId"}, "created_at": {"createdAt"}, "last_message": {"lastMessage"}}})
+	e, rej := mapOne(t, m, TypeConversationUpdate, `{"conversationId":"c","lastMessage":{"id":"m","conversationId":"c","senderId":"u","content":"x","createdAt":"2026-12-01T09:00:00Z"}}`)
+	if rej != nil {
+		t.Fatal(rej)
+	}
+	if want := `{"conversation_id":"c","last_message":{"id":"m","conversation_id":"c","sender_id":"u","content":"x","created_at":"2026-12-01T09:00:00Z"}}`; string(e.Data) != want {
+		t.Errorf("Data = %s, want %s", e.Data, want)
+	}
+}
+
 func TestMapperSwappedNames(t *testing.T) {
 	m := NewMapper(MapperConfig{Fields: map[string]Path{"id": {"client_message_id"}, "client_message_id": {"id"}}})
 	e, rej := mapOne(t, m, TypeChatMessage, `{"id":"k","client_message_id":"m","conversation_id":"c","sender_id":"u","content":"x","created_at":"2026-12-01T09:00:00Z"}`)
