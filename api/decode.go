@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 )
 
-// maxBody is the largest request body the API reads (API.md: over 64 KiB is 413).
+// maxBody is the largest request body the API reads (over 64 KiB is 413).
 const maxBody = 64 << 10
 
 // decodeBody reads a JSON request body into dst and checks its rules. It returns nil, or the

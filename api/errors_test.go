@@ -14,7 +14,7 @@ import (
 	"github.com/chatbridge/chatbridge/internal/demo"
 )
 
-// wantProblem checks that ex is the problem answer of API.md: the status, the type
+// wantProblem checks that ex is the problem answer of openapi.yaml: the status, the type
 // urn:chatbridge:problem:<slug>, the status text as title, a detail, and for a 422 exactly one
 // errors entry per broken field, named as in the JSON body.
 func wantProblem(t *testing.T, ex exchange, status int, slug string, fields ...string) Problem {

@@ -10,7 +10,7 @@ import (
 	"github.com/chatbridge/chatbridge/web"
 )
 
-// Handler returns the bridge's whole HTTP surface (API.md, "HTTP API"). It is the only place
+// Handler returns the bridge's whole HTTP surface (openapi.yaml). It is the only place
 // that names a path; openapi.yaml documents exactly these routes.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()

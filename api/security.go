@@ -14,7 +14,7 @@ import (
 	"strings"
 )
 
-// The names under which a client presents the API token (API.md, "Security").
+// The names under which a client presents the API token (openapi.yaml, "Security model").
 const (
 	tokenCookie = "chatbridge_token"
 	tokenQuery  = "access_token"
@@ -42,7 +42,7 @@ type SecurityConfig struct {
 	Logger *slog.Logger
 }
 
-// Security enforces API.md "Security": the Host allowlist, the Origin allowlist with its CORS
+// Security enforces the security model of openapi.yaml: the Host allowlist, the Origin allowlist with its CORS
 // answers, and the optional API token, in that order. It is immutable after NewSecurity and
 // safe for concurrent use.
 type Security struct {

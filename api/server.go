@@ -58,8 +58,8 @@ type Config struct {
 	ObserveRequest RequestObserver
 	// Metrics, when set, is served at GET /metrics.
 	Metrics http.Handler
-	// Security holds the Host and Origin allowlists and the optional API token (API.md,
-	// "Security"). Nil means the zero SecurityConfig: loopback Hosts and origins only, no token.
+	// Security holds the Host and Origin allowlists and the optional API token (openapi.yaml,
+	// "Security model"). Nil means the zero SecurityConfig: loopback Hosts and origins only, no token.
 	Security *Security
 }
 

@@ -8,7 +8,7 @@ import (
 	"github.com/chatbridge/chatbridge/internal/chat/snapshot"
 )
 
-// Snapshots is the chat state a page loads before following the stream (API.md, "Snapshots:
+// Snapshots is the chat state a page loads before following the stream (README.md, "Snapshots:
 // load, then follow"): *snapshot.Projection provides it. Each answer carries the id of the last event
 // it reflects; a stream opened with last_event_id=<that id> continues exactly after it.
 type Snapshots interface {

@@ -12,7 +12,7 @@ import (
 	"github.com/go-playground/validator/v10"
 )
 
-// Input rules (API.md, "Input rules"), as validator tags:
+// Input rules (the request schemas of openapi.yaml), as validator tags:
 //
 //	ident    conversation_id, call_id: 1-128 characters, no whitespace or control characters
 //	content  1-10000 code points, not only whitespace, no control characters but tab and newlines

@@ -16,7 +16,7 @@ import (
 	"github.com/chatbridge/chatbridge/internal/ws"
 )
 
-// config is the command line of `bridge` (API.md, "Command line"), after flags and variables.
+// config is the command line of `bridge` (README.md, "Configuration"), after flags and variables.
 type config struct {
 	Listen           string
 	Upstream         string

@@ -1,6 +1,6 @@
 // Command bridge runs chatbridge: one reconnecting WebSocket to an upstream chat server, served
 // to browsers as a REST API and Server-Sent Events. `bridge demo-server` runs only the built-in
-// demo chat server. See README.md and shared API.md for the flags.
+// demo chat server. See README.md for the flags.
 package main
 
 import (

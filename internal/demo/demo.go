@@ -1,5 +1,5 @@
 // Package demo is the built-in reference upstream chat server: a real
-// WebSocket chat server that speaks all of shared PROTOCOL.md.
+// WebSocket chat server that speaks all of docs/PROTOCOL.md.
 //
 // It serves three purposes: the bridge runs it in-process when no upstream is
 // configured, so a new user sees a live chat (with Config.Bots); `bridge
@@ -10,7 +10,7 @@
 //
 // Mount the Server at Path ("/chat"): mux.Handle(demo.Path, srv).
 //
-// Chat rules where PROTOCOL.md leaves the server free:
+// Chat rules where docs/PROTOCOL.md leaves the server free:
 //   - General is the lobby: every user who connects becomes a member.
 //     Posting to any other conversation id creates it (titled by its id) or
 //     joins it; only members receive its messages, typing and updates.
@@ -92,7 +92,7 @@ type Config struct {
 	// BotPace scales every bot timing. Zero means 1s; tests use e.g. 10ms.
 	BotPace time.Duration
 	// IdleTimeout closes a connection that has sent nothing (no frame, no
-	// ping, no pong) for this long. Zero means 60s as in PROTOCOL.md.
+	// ping, no pong) for this long. Zero means 60s as in docs/PROTOCOL.md.
 	IdleTimeout time.Duration
 	// Logger receives connection and error logs. Nil discards them.
 	Logger *slog.Logger

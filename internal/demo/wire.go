@@ -9,7 +9,7 @@ import (
 )
 
 // Message is one chat message as the server assigned it: the payload of a
-// server-to-client chat.message frame (shared PROTOCOL.md). Message is a plain
+// server-to-client chat.message frame (docs/PROTOCOL.md). Message is a plain
 // value; copies are safe to use from any goroutine.
 type Message struct {
 	ID              string    `json:"id"`
