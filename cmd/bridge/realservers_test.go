@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -40,9 +39,9 @@ type exampleServer struct {
 // each a main behind an "ignore" build tag, meant to be built by name).
 func buildExample(t *testing.T, name, file string) string {
 	t.Helper()
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goBin); err != nil {
-		goBin = "go"
+	goBin, err := exec.LookPath("go") // go test runs with the go command on PATH
+	if err != nil {
+		t.Fatalf("the go command is needed to build gorilla's examples: %v", err)
 	}
 	target := "github.com/gorilla/websocket/examples/" + name
 	if file != "" {
