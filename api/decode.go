@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"unicode/utf8"
 )
 
@@ -29,6 +30,9 @@ func decodeBody(r *http.Request, dst any, allowEmpty bool) *Problem {
 		if errors.As(err, &tooBig) {
 			return newProblem(http.StatusRequestEntityTooLarge, "body-too-large",
 				fmt.Sprintf("the body is larger than %d bytes", maxBody))
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return newProblem(http.StatusRequestTimeout, "request-timeout", "the body did not arrive in time")
 		}
 		return newProblem(http.StatusBadRequest, "malformed-body", "the body could not be read")
 	}

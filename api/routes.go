@@ -27,7 +27,7 @@ func (s *Server) Handler() http.Handler {
 		notFound(w, r)
 	})
 	r.MethodNotAllowed(methodNotAllowed(r))
-	r.Use(s.observe, s.recoverPanics, s.cfg.Security.Middleware)
+	r.Use(s.observe, s.recoverPanics, s.bound, s.cfg.Security.Middleware)
 
 	r.Method(http.MethodPost, "/messages", s.handlePostMessage())
 	r.Method(http.MethodDelete, "/messages/{client_message_id}", s.handleDeleteMessage())

@@ -54,6 +54,13 @@ type Config struct {
 	Retry time.Duration
 	// MaxStreams caps concurrent SSE streams; beyond it the API answers 503. Default 1000.
 	MaxStreams int
+	// RequestTimeout bounds how long a request may take to arrive, body included, and bounds
+	// a handler that waits (it sees its context end then). SSE streams are exempt. Default 10s.
+	RequestTimeout time.Duration
+	// MaxHeaderBytes bounds a request's header; beyond it the answer is a 431 problem. The
+	// http.Server's own MaxHeaderBytes must be larger, or net/http answers first, as plain
+	// text. Default 64 KiB.
+	MaxHeaderBytes int
 	// ObserveRequest, when set, is told of every request (for metrics).
 	ObserveRequest RequestObserver
 	// Metrics, when set, is served at GET /metrics.
@@ -95,6 +102,12 @@ func New(cfg Config) *Server {
 	}
 	if cfg.MaxStreams <= 0 {
 		cfg.MaxStreams = 1000
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 10 * time.Second
+	}
+	if cfg.MaxHeaderBytes <= 0 {
+		cfg.MaxHeaderBytes = 64 << 10
 	}
 	if cfg.Security == nil {
 		cfg.Security, _ = NewSecurity(SecurityConfig{Logger: cfg.Logger}) // the zero config never fails

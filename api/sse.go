@@ -148,6 +148,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, topics []st
 	w.WriteHeader(http.StatusOK)
 
 	st := &stream{w: w, rc: http.NewResponseController(w), timeout: s.cfg.StreamWriteTimeout}
+	_ = st.rc.SetReadDeadline(time.Time{}) // a stream lives as long as its client: see bound
 	// A client that stopped reading blocks the write in progress; when the hub cuts it off, end
 	// that write at once instead of waiting for the write deadline.
 	sub.OnCut(func() { _ = st.rc.SetWriteDeadline(time.Now()) })

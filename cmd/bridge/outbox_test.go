@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -339,5 +343,26 @@ func TestErrorFrameFailsTheMessage(t *testing.T) {
 	e := next(t, events, func(e event) bool { return e.name == "message.status" && strings.Contains(e.data, `"failed"`) })
 	if !strings.Contains(e.data, "rate_limited") || !strings.Contains(e.data, "doomed-1") {
 		t.Fatalf("failed status = %s", e.data)
+	}
+}
+
+// TestDamagedStateFileStopsTheBridge: a state file bbolt cannot trust stops the bridge with one
+// line naming the file and what to do, exit status 1, and no panic.
+func TestDamagedStateFileStopsTheBridge(t *testing.T) {
+	dir := t.TempDir()
+	junk := bytes.Repeat([]byte("not a bbolt file "), 1000)
+	if err := os.WriteFile(filepath.Join(dir, "outbox.db"), junk, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, upURL := newUpstream(t)
+	var stderr bytes.Buffer
+	err := run(t.Context(), append([]string{"bridge"}, append(fastArgs(upURL), "--state-dir", dir)...), func(string) string { return "" }, io.Discard, &stderr)
+	var msg bytes.Buffer
+	if code := exitCode(err, &msg); code != 1 {
+		t.Fatalf("exit %d (%v), want 1", code, err)
+	}
+	line := strings.TrimSpace(msg.String())
+	if strings.Contains(line, "\n") || !strings.Contains(line, filepath.Join(dir, "outbox.db")+" is damaged") || !strings.Contains(line, "move it aside") {
+		t.Errorf("message %q: want one line naming the file and what to do", line)
 	}
 }

@@ -95,8 +95,10 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		Handler:           apiSrv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// The API answers a header above 64 KiB with a 431 problem; net/http answers beyond
+		// this, as plain text, before any handler runs.
+		MaxHeaderBytes: 1 << 20,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	httpSrv.RegisterOnShutdown(apiSrv.Close)
 

@@ -266,7 +266,7 @@ func Open(cfg Config) (*Outbox, error) {
 	if cfg.Dir == "" {
 		return o, nil
 	}
-	st, loaded, err := openStore(cfg.Dir, cfg.Remember)
+	st, loaded, err := openStore(cfg.Dir, cfg.Remember, log)
 	if err != nil {
 		return nil, err
 	}

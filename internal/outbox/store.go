@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -47,63 +48,142 @@ type loaded struct {
 	done  []Update // oldest first
 }
 
-// openStore opens (creating them if needed) dir and dir/outbox.db, and loads
-// its content, dropping remembered ids beyond remember.
-func openStore(dir string, remember int) (*store, loaded, error) {
+// ErrDamaged is matched (errors.Is) by the error of Open for a state file that cannot be
+// trusted: bbolt cannot read it, or its consistency check fails.
+var ErrDamaged = errors.New("state file is damaged")
+
+// damagedError is a state file Open refuses: which file, and what is wrong with it.
+type damagedError struct {
+	path   string
+	reason string
+}
+
+func (e *damagedError) Error() string {
+	return fmt.Sprintf("state file %s is damaged (%s): move it aside (mv %s %s.damaged) to start with an empty outbox, or put back a copy",
+		e.path, e.reason, e.path, e.path)
+}
+
+func (e *damagedError) Is(target error) bool { return target == ErrDamaged }
+
+// openStore opens (creating them if needed) dir and dir/outbox.db, and loads its content,
+// dropping remembered ids beyond remember. A file bbolt cannot read (it panics on some damage),
+// or whose consistency check fails, is refused with a *damagedError; an empty file, and a file
+// with one of its two meta pages damaged, are warnings (see checkFile).
+func openStore(dir string, remember int, log *slog.Logger) (*store, loaded, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, loaded{}, fmt.Errorf("create state dir: %w", err)
 	}
-	db, err := bolt.Open(filepath.Join(dir, FileName), 0o600, &bolt.Options{Timeout: lockTimeout})
-	if errors.Is(err, bolterrors.ErrTimeout) {
-		return nil, loaded{}, fmt.Errorf("state dir %s is %w", dir, ErrLocked)
+	path := filepath.Join(dir, FileName)
+	if err := checkFile(path, log); err != nil {
+		return nil, loaded{}, err
 	}
-	if err != nil {
+	var db *bolt.DB
+	var file *os.File // bbolt's, so that it can be closed when bbolt panics while opening
+	err := guard(path, func() (err error) {
+		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout,
+			OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
+				f, err := os.OpenFile(name, flag, perm)
+				file = f
+				return f, err
+			}})
+		return err
+	})
+	if errors.Is(err, ErrDamaged) && file != nil {
+		_ = file.Close() // releases its lock too; its mapping stays until the process ends
+	}
+	switch {
+	case errors.Is(err, bolterrors.ErrTimeout):
+		return nil, loaded{}, fmt.Errorf("state dir %s is %w", dir, ErrLocked)
+	case errors.Is(err, ErrDamaged):
+		return nil, loaded{}, err
+	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum), errors.Is(err, bolterrors.ErrVersionMismatch):
+		return nil, loaded{}, &damagedError{path: path, reason: err.Error()}
+	case err != nil:
 		return nil, loaded{}, fmt.Errorf("open outbox file in state dir %s: %w", dir, err)
+	}
+	if err := guard(path, func() error { return consistent(db) }); err != nil {
+		_ = db.Close()
+		var d *damagedError
+		if !errors.As(err, &d) {
+			err = &damagedError{path: path, reason: err.Error()}
+		}
+		return nil, loaded{}, err
 	}
 	s := &store{db: db, remember: remember}
 	var l loaded
-	err = db.Update(func(tx *bolt.Tx) error {
-		q, err := tx.CreateBucketIfNotExists(bucketQueue)
-		if err != nil {
-			return err
-		}
-		d, err := tx.CreateBucketIfNotExists(bucketDone)
-		if err != nil {
-			return err
-		}
-		err = q.ForEach(func(k, v []byte) error {
-			var m Message
-			if err := json.Unmarshal(v, &m); err != nil {
-				return fmt.Errorf("decode queued message %x: %w", k, err)
-			}
-			l.queue = append(l.queue, stored{seq: binary.BigEndian.Uint64(k), msg: m})
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		err = d.ForEach(func(k, v []byte) error {
-			var u Update
-			if err := json.Unmarshal(v, &u); err != nil {
-				return fmt.Errorf("decode remembered message %x: %w", k, err)
-			}
-			l.done = append(l.done, u)
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		s.doneN = len(l.done)
-		if extra := s.doneN - remember; extra > 0 {
-			l.done = l.done[extra:]
-		}
-		return s.trim(d)
-	})
+	err = guard(path, func() error { return db.Update(func(tx *bolt.Tx) error { return s.load(tx, &l) }) })
 	if err != nil {
 		_ = db.Close()
 		return nil, loaded{}, fmt.Errorf("load outbox from state dir %s: %w", dir, err)
 	}
 	return s, l, nil
+}
+
+// guard runs fn and turns a panic inside it (bbolt panics on some damaged pages) into a
+// *damagedError naming path.
+func guard(path string, fn func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &damagedError{path: path, reason: fmt.Sprint(v)}
+		}
+	}()
+	return fn()
+}
+
+// consistent runs bbolt's consistency check over the whole file (it is small: the waiting
+// messages and the remembered ids) and returns its first finding.
+func consistent(db *bolt.DB) error {
+	return db.View(func(tx *bolt.Tx) error {
+		var first error
+		for err := range tx.Check() {
+			if first == nil {
+				first = err
+			}
+		}
+		return first
+	})
+}
+
+// load reads the buckets into l, creating them in a new file.
+func (s *store) load(tx *bolt.Tx, l *loaded) error {
+	q, err := tx.CreateBucketIfNotExists(bucketQueue)
+	if err != nil {
+		return err
+	}
+	d, err := tx.CreateBucketIfNotExists(bucketDone)
+	if err != nil {
+		return err
+	}
+	err = q.ForEach(func(k, v []byte) error {
+		var m Message
+		if len(k) != 8 {
+			return fmt.Errorf("%w: a queued message has a key of %d bytes", ErrDamaged, len(k))
+		}
+		if err := json.Unmarshal(v, &m); err != nil {
+			return fmt.Errorf("decode queued message %x: %w", k, err)
+		}
+		l.queue = append(l.queue, stored{seq: binary.BigEndian.Uint64(k), msg: m})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = d.ForEach(func(k, v []byte) error {
+		var u Update
+		if err := json.Unmarshal(v, &u); err != nil {
+			return fmt.Errorf("decode remembered message %x: %w", k, err)
+		}
+		l.done = append(l.done, u)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.doneN = len(l.done)
+	if extra := s.doneN - s.remember; extra > 0 {
+		l.done = l.done[extra:]
+	}
+	return s.trim(d)
 }
 
 // add commits m at the end of the queue and returns its key.

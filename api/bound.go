@@ -1,0 +1,35 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// bound refuses a header above MaxHeaderBytes (431) and gives the request RequestTimeout to
+// arrive, body included: a body that trickles in is cut (408). net/http watches for the client
+// going away by reading under the same deadline, so a handler that waits longer than that sees
+// its context end. serveStream lifts the deadline for its stream.
+func (s *Server) bound(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if headerSize(r) > s.cfg.MaxHeaderBytes {
+			writeProblem(w, newProblem(http.StatusRequestHeaderFieldsTooLarge, "header-too-large",
+				fmt.Sprintf("the request header is larger than %d bytes", s.cfg.MaxHeaderBytes)))
+			return
+		}
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.RequestTimeout))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// headerSize is the size of a request's header as it came on the wire, near enough: the
+// request line and every field line.
+func headerSize(r *http.Request) int {
+	n := len(r.Method) + len(r.RequestURI) + len(r.Proto) + len("  \r\n") + len("Host: \r\n") + len(r.Host)
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(": \r\n") + len(v)
+		}
+	}
+	return n
+}

@@ -1,0 +1,197 @@
+package outbox
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// logBuffer is a slog handler's output a test reads.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// filledStateDir makes a state dir whose outbox holds n queued messages, closed.
+func filledStateDir(t testing.TB, n int) string {
+	t.Helper()
+	dir := t.TempDir()
+	o, err := Open(Config{Sender: nopSender{}, Dir: dir, Capacity: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if _, err := o.Submit(t.Context(), Message{ClientMessageID: fmt.Sprint("m", i), ConversationID: "c",
+			Content: strings.Repeat("x", 40)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// reopen opens the state dir again, with the log kept.
+func reopen(dir string) (*Outbox, *logBuffer, error) {
+	lb := &logBuffer{}
+	o, err := Open(Config{Sender: nopSender{}, Dir: dir, Capacity: 1000,
+		Logger: slog.New(slog.NewTextHandler(lb, nil))})
+	return o, lb, err
+}
+
+// overwrite writes n bytes from rng at off in the state file.
+func overwrite(t *testing.T, dir string, off int64, n int, seed uint64) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(dir, FileName), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	junk := make([]byte, n)
+	rng := rand.New(rand.NewPCG(seed, seed))
+	for i := range junk {
+		junk[i] = byte(rng.Uint32())
+	}
+	if _, err := f.WriteAt(junk, off); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDamagedStateFiles(t *testing.T) {
+	page := int64(os.Getpagesize())
+	tests := []struct {
+		name   string
+		damage func(t *testing.T, dir string)
+	}{
+		{"truncated after two pages", func(t *testing.T, dir string) {
+			if err := os.Truncate(filepath.Join(dir, FileName), 2*page); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"random bytes over the third page", func(t *testing.T, dir string) { overwrite(t, dir, 2*page, int(page), 1) }},
+		{"random bytes over both meta pages", func(t *testing.T, dir string) { overwrite(t, dir, 0, int(2*page), 2) }},
+		{"random bytes deep inside", func(t *testing.T, dir string) { overwrite(t, dir, 5*page, int(3*page), 3) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filledStateDir(t, 200)
+			tt.damage(t, dir)
+			o, _, err := reopen(dir)
+			if err == nil {
+				_, _ = o.Close()
+				t.Fatal("Open took a damaged file")
+			}
+			path := filepath.Join(dir, FileName)
+			msg := err.Error()
+			t.Log(msg)
+			if !errors.Is(err, ErrDamaged) || !strings.Contains(msg, "state file "+path+" is damaged") ||
+				!strings.Contains(msg, "mv "+path) || strings.Contains(msg, "\n") {
+				t.Errorf("error %q: want one line naming the file, the damage and what to do", msg)
+			}
+		})
+	}
+}
+
+func TestEmptyStateFileStartsFresh(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, FileName), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o, lb, err := reopen(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	if !strings.Contains(lb.String(), "level=WARN") || !strings.Contains(lb.String(), "empty") {
+		t.Errorf("log %q, want a warning that the file was empty", lb)
+	}
+	if d := o.Depth(); d != 0 {
+		t.Errorf("Depth = %d", d)
+	}
+}
+
+// TestDamagedMetaPageIsSaid: bbolt opens a file whose newer meta page is damaged as of the older
+// one, silently; the outbox says so in a warning.
+func TestDamagedMetaPageIsSaid(t *testing.T) {
+	dir := filledStateDir(t, 200)
+	page := int64(os.Getpagesize())
+	// The newer of the two meta pages holds the last commit: damage that one.
+	f, _ := os.Open(filepath.Join(dir, FileName))
+	_, size0 := readMeta(f, 0)
+	txid := func(off int64) uint64 { // Meta.txid: after magic, version, page size, flags, root, freelist, pgid
+		b := make([]byte, boltPageHeader+56)
+		_, _ = f.ReadAt(b, off)
+		return binary.NativeEndian.Uint64(b[boltPageHeader+48:])
+	}
+	newer := int64(0)
+	if txid(int64(size0)) > txid(0) {
+		newer = page
+	}
+	f.Close()
+	overwrite(t, dir, newer+boltPageHeader, 64, 4)
+	o, lb, err := reopen(dir)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer o.Close()
+	if !strings.Contains(lb.String(), "level=WARN") || !strings.Contains(lb.String(), "meta pages is damaged") {
+		t.Errorf("log %q, want a warning about the meta page", lb)
+	}
+	if d := o.Depth(); d < 199 {
+		t.Errorf("Depth = %d, want the messages of the commit before (199)", d)
+	}
+}
+
+// FuzzOpenDamagedStateFile writes fuzzed bytes over a real state file at a fuzzed place: Open
+// may refuse the file or take it, but never panics, and what it takes it can close.
+func FuzzOpenDamagedStateFile(f *testing.F) {
+	f.Add(uint16(0), []byte{0xff, 0xff})
+	f.Add(uint16(2*4096/16), bytes.Repeat([]byte{0}, 64))
+	f.Add(uint16(4096/16), []byte("garbage over the second meta page"))
+	f.Add(uint16(3*4096/16), bytes.Repeat([]byte{0xa5}, 4096))
+	base := filledStateDir(f, 30)
+	good, err := os.ReadFile(filepath.Join(base, FileName))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, at uint16, junk []byte) {
+		data := bytes.Clone(good)
+		off := int(at) * 16 % len(data)
+		copy(data[off:], junk)
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, FileName), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		o, _, err := reopen(dir)
+		if err != nil {
+			return
+		}
+		if d := o.Depth(); d > 30 {
+			t.Errorf("Depth = %d from a file of 30 messages", d)
+		}
+		if _, err := o.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+}
