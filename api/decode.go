@@ -9,6 +9,9 @@ import (
 	"mime"
 	"net/http"
 	"os"
+	"reflect"
+	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -56,7 +59,122 @@ func decodeBody(r *http.Request, dst any, allowEmpty bool) *Problem {
 	if _, err := dec.Token(); err != io.EOF {
 		return newProblem(http.StatusBadRequest, "malformed-body", "the body holds data after the JSON object")
 	}
-	return validate(dst)
+	// encoding/json matches keys without regard to case and lets the last of two win; the
+	// contract's field names are exact, and an input string must be Unicode text.
+	lone, p := checkMembers(body, dst)
+	if p != nil {
+		return p
+	}
+	p = validate(dst)
+	if len(lone) == 0 {
+		return p
+	}
+	if p == nil {
+		p = newProblem(http.StatusUnprocessableEntity, "validation", "the request breaks the input rules")
+	}
+	for _, f := range lone {
+		p.Errors = append(p.Errors, FieldError{Field: f, Message: f + " must be Unicode text: it holds a lone UTF-16 surrogate escape"})
+	}
+	return p
+}
+
+// checkMembers reads the top-level members of a body that decoded into dst: a key that is not
+// exactly one of dst's JSON field names, or one given twice, is a 400; it returns the fields
+// whose string holds a lone surrogate escape (such as \ud800), which decoding turned into
+// U+FFFD.
+func checkMembers(body []byte, dst any) (lone []string, p *Problem) {
+	names := fieldNames(dst)
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if _, err := dec.Token(); err != nil { // the opening brace: the body decoded already
+		return nil, nil
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, nil
+		}
+		key, _ := tok.(string)
+		switch {
+		case !names[key]:
+			return nil, newProblem(http.StatusBadRequest, "malformed-body", "unknown field "+strconv.Quote(key))
+		case seen[key]:
+			return nil, newProblem(http.StatusBadRequest, "malformed-body", "field "+strconv.Quote(key)+" is given twice")
+		}
+		seen[key] = true
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, nil
+		}
+		if len(v) > 0 && v[0] == '"' && hasLoneSurrogate(v) {
+			lone = append(lone, key)
+		}
+	}
+	return lone, nil
+}
+
+// fieldNames is the set of JSON names of the fields of the struct dst points to.
+func fieldNames(dst any) map[string]bool {
+	names := map[string]bool{}
+	t := reflect.TypeOf(dst)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return names
+	}
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name == "" {
+			name = t.Field(i).Name
+		}
+		if name != "-" {
+			names[name] = true
+		}
+	}
+	return names
+}
+
+// hasLoneSurrogate reports whether the JSON string s (quotes included) holds a \uXXXX escape of
+// a UTF-16 surrogate that is not part of a pair.
+func hasLoneSurrogate(s []byte) bool {
+	for i := 0; i+1 < len(s); i++ {
+		if s[i] != '\\' {
+			continue
+		}
+		if s[i+1] != 'u' {
+			i++ // an escape of one character: skip it whole (it may be a backslash)
+			continue
+		}
+		r, ok := hex4(s, i+2)
+		if !ok {
+			continue
+		}
+		switch {
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return true // a low surrogate with no high one before it
+		case r >= 0xD800 && r <= 0xDBFF:
+			if i+11 >= len(s) || s[i+6] != '\\' || s[i+7] != 'u' {
+				return true
+			}
+			if lo, ok := hex4(s, i+8); !ok || lo < 0xDC00 || lo > 0xDFFF {
+				return true
+			}
+			i += 11 // the pair
+		default:
+			i += 5
+		}
+	}
+	return false
+}
+
+// hex4 reads four hex digits at s[i:].
+func hex4(s []byte, i int) (rune, bool) {
+	if i+4 > len(s) {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(s[i:i+4]), 16, 16)
+	return rune(n), err == nil
 }
 
 // requireJSON answers 415 unless the request says its body is application/json (parameters such

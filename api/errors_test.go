@@ -128,6 +128,12 @@ func TestPostMessageErrors(t *testing.T) {
 		{"charset parameter", "application/json; charset=utf-8", msg("conversation_id", "general", "content", "hi"), 202, "", nil},
 		{"upper-case media type", "Application/JSON", msg("conversation_id", "general", "content", "hi"), 202, "", nil},
 		{"body over 64 KiB", jsonType, msg("conversation_id", "general", "content", strings.Repeat("a", 64<<10)), 413, "body-too-large", nil},
+		{"a key in other case", jsonType, `{"conversation_id": "general", "Content": "x"}`, 400, "malformed-body", nil},
+		{"a key in other case after the real one", jsonType, `{"conversation_id": "general", "content": "x", "Conversation_ID": "g2"}`, 400, "malformed-body", nil},
+		{"a key given twice", jsonType, `{"conversation_id": "a", "conversation_id": "b", "content": "x"}`, 400, "malformed-body", nil},
+		{"a lone surrogate", jsonType, `{"conversation_id": "general", "content": "x\ud800y"}`, 422, "validation", []string{"content"}},
+		{"a lone low surrogate", jsonType, `{"conversation_id": "general", "content": "\udc00"}`, 422, "validation", []string{"content"}},
+		{"a surrogate pair", jsonType, `{"conversation_id": "general", "content": "x\ud83d\ude00y \\ud800"}`, 202, "", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -47,10 +47,23 @@ func (s *Server) handlePostMessage() http.Handler {
 			writeProblem(w, p)
 			return
 		}
+		if errors.Is(err, chat.ErrStorage) {
+			if s.storageFailing.CompareAndSwap(false, true) {
+				s.log.Error("cannot store accepted messages: answering 503 until it works again", "err", err)
+			}
+			p := newProblem(http.StatusServiceUnavailable, "storage-unavailable",
+				"the bridge cannot store messages right now (its state directory fails); retry later")
+			p.retryAfter = s.cfg.Retry
+			writeProblem(w, p)
+			return
+		}
 		if err != nil {
 			s.log.Error("accept message", "err", err)
-			writeProblem(w, newProblem(http.StatusInternalServerError, "internal", "the message could not be stored"))
+			writeProblem(w, newProblem(http.StatusInternalServerError, "internal", "the message could not be accepted"))
 			return
+		}
+		if s.storageFailing.CompareAndSwap(true, false) {
+			s.log.Info("storing accepted messages works again")
 		}
 		writeJSON(w, http.StatusAccepted, messageAccepted{ClientMessageID: id, Status: status})
 	})

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/chatbridge/chatbridge/internal/chat"
@@ -84,6 +85,8 @@ type Server struct {
 	topics      []chat.TopicInfo // every topic, as Chat.Topics lists them
 	names       []string         // their names
 	defaults    []string         // what GET /events streams without ?topics=: every topic but raw
+
+	storageFailing atomic.Bool // POST /messages could not store its last message (logged once)
 }
 
 // New returns a Server with cfg's defaults filled in.

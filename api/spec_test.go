@@ -393,7 +393,35 @@ func refusesInput(ex exchange) bool {
 // one UTF-8 JSON value with nothing after it. The document says application/json, so anything
 // else is invalid by it, but the validator reads only the first value and mends bad UTF-8.
 func wellFormedBody(ex exchange) bool {
-	return len(bytes.TrimSpace(ex.reqBody)) == 0 || (utf8.Valid(ex.reqBody) && json.Valid(ex.reqBody))
+	body := ex.reqBody
+	if len(bytes.TrimSpace(body)) == 0 {
+		return true
+	}
+	return utf8.Valid(body) && json.Valid(body) && iJSON(body)
+}
+
+// iJSON reports whether a JSON object body is also I-JSON (RFC 7493), as the document's
+// introduction requires and no schema can say: no member name given twice, no lone surrogate
+// escape in a string.
+func iJSON(body []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return true // not an object: the schema speaks to it
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return true
+		}
+		key, _ := tok.(string)
+		var v json.RawMessage
+		if seen[key] || dec.Decode(&v) != nil || (len(v) > 0 && v[0] == '"' && hasLoneSurrogate(v)) {
+			return false
+		}
+		seen[key] = true
+	}
+	return true
 }
 
 // problemType is the type of a problem answer, or "".

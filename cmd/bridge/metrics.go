@@ -136,6 +136,7 @@ var (
 	descMalformed   = desc("bridge_upstream_frames_malformed_total", "Upstream frames (or lines of a batched frame) refused as malformed.")
 	descFrames      = desc("bridge_upstream_frames_total", "Upstream WebSocket data frames received.")
 	descRaw         = desc("bridge_upstream_raw_total", "Units published on the raw topic by kind: json, text (not JSON) or binary; a batched frame counts once per line.", "kind")
+	descInvalidUTF8 = desc("bridge_upstream_invalid_utf8_total", "Upstream text frames that were not valid UTF-8 (each bad run replaced with U+FFFD before anything was published).")
 	descResent      = desc("bridge_outbox_resends_total", "Messages written upstream again after a reconnect, their acknowledgement not seen.")
 	descSent        = desc("bridge_upstream_frames_sent_total", "Frames written upstream by type (heartbeat pings not included).", "type")
 	descOutbox      = desc("bridge_outbox_messages", "Messages waiting for the upstream (queued, or sent and not yet echoed).")
@@ -192,6 +193,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descRaw, float64(st.Raw[kind]), kind)
 	}
 	counter(descResent, float64(st.Resent))
+	counter(descInvalidUTF8, float64(st.InvalidUTF8))
 	for _, typ := range sortedKeys(st.Sent) {
 		counter(descSent, float64(st.Sent[typ]), typ)
 	}

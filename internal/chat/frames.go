@@ -1,12 +1,14 @@
 package chat
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/chatbridge/chatbridge/internal/dialect"
 	"github.com/chatbridge/chatbridge/internal/outbox"
@@ -29,6 +31,11 @@ func (s *Service) OpenConn(token string) ws.Opening {
 // subscribers, and is safe for concurrent use (the reader goroutine calls it, and so may a test).
 func (s *Service) HandleFrame(f ws.Frame) ws.Reaction {
 	arrived := time.Now()
+	repaired := false
+	if !f.Binary && !utf8.Valid(f.Data) {
+		// Nothing leaves the bridge as invalid UTF-8: each bad run becomes U+FFFD, counted.
+		f.Data, repaired = bytes.ToValidUTF8(f.Data, []byte("\uFFFD")), true
+	}
 	r := results.Get().(*dialect.Result)
 	defer func() {
 		r.Reset()
@@ -38,7 +45,7 @@ func (s *Service) HandleFrame(f ws.Frame) ws.Reaction {
 		dialect.Env{At: arrived, Own: s.outbox.Known}, r)
 
 	// Counted before anything is published, so that whoever sees an event sees it counted.
-	s.stats.frame(r)
+	s.stats.frame(r, repaired)
 	for _, rej := range r.Rejects {
 		s.warn.log("malformed upstream frame", rej.Reason, "type", rej.Type, "reason", rej.Reason, "bytes", rej.Bytes)
 	}

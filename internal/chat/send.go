@@ -38,6 +38,10 @@ func (s *Service) Submit(ctx context.Context, m OutgoingMessage) (status string,
 	return string(st), nil
 }
 
+// ErrStorage is matched (errors.Is) by the error of Submit when the state directory could not
+// take the message: it was not accepted.
+var ErrStorage = outbox.ErrStorage
+
 // Errors of Cancel; check them with errors.Is.
 var (
 	ErrUnknownMessage = outbox.ErrUnknown

@@ -17,6 +17,9 @@ type Stats struct {
 	Sent      map[string]uint64
 	Malformed uint64
 	Resent    uint64 // messages written again after a reconnect
+	// InvalidUTF8 counts text frames that were not valid UTF-8; each bad run of bytes was
+	// replaced with U+FFFD before anything was decoded or published.
+	InvalidUTF8 uint64
 }
 
 // counters is the live, lock-guarded form of Stats.
@@ -30,11 +33,14 @@ func newCounters() *counters {
 		Sent: map[string]uint64{}}}
 }
 
-// frame counts what one frame held.
-func (c *counters) frame(r *dialect.Result) {
+// frame counts what one frame held, and whether its text had to be repaired.
+func (c *counters) frame(r *dialect.Result, repaired bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.cur.Frames++
+	if repaired {
+		c.cur.InvalidUTF8++
+	}
 	c.cur.Malformed += uint64(len(r.Rejects))
 	if r.Unknown > 0 {
 		c.cur.Received["unknown"] += uint64(r.Unknown)

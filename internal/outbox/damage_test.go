@@ -195,3 +195,21 @@ func FuzzOpenDamagedStateFile(f *testing.F) {
 		}
 	})
 }
+
+// TestStorageFailureIsErrStorage: a state file that cannot take a message makes Submit fail
+// with ErrStorage, and the message is not accepted.
+func TestStorageFailureIsErrStorage(t *testing.T) {
+	o, err := Open(Config{Sender: nopSender{}, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	_ = o.store.db.Close() // the disk goes away under the outbox
+	_, err = o.Submit(t.Context(), Message{ClientMessageID: "lost-1", ConversationID: "c", Content: "x"})
+	if !errors.Is(err, ErrStorage) {
+		t.Fatalf("Submit = %v, want ErrStorage", err)
+	}
+	if o.Depth() != 0 || o.Known("lost-1") {
+		t.Error("a message that could not be stored was accepted")
+	}
+}

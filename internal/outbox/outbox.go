@@ -39,6 +39,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -167,6 +168,9 @@ var (
 	ErrClosed = errors.New("outbox closed")
 	// ErrRunning is returned by Run while another Run is active.
 	ErrRunning = errors.New("outbox: Run is already active")
+	// ErrStorage is matched (errors.Is) by the error of Submit when the state file could not
+	// take the message (a full disk, a failing device): the message was not accepted.
+	ErrStorage = errors.New("the state file cannot be written")
 	// ErrUnknown is returned by Cancel for an id the outbox neither holds nor
 	// remembers.
 	ErrUnknown = errors.New("no such message")
@@ -209,6 +213,8 @@ type Outbox struct {
 	closedCh  chan struct{} // closed by Close
 
 	ups updates // OnUpdate delivery, in order
+
+	storeFailing atomic.Bool // the last status change could not be stored (logged once)
 }
 
 // Open creates an Outbox. With cfg.Dir it opens (creating it if needed)

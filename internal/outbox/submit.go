@@ -44,7 +44,7 @@ func (o *Outbox) Submit(ctx context.Context, m Message) (Status, error) {
 		seq, err := o.store.add(m)
 		if err != nil {
 			o.wmu.Unlock()
-			return "", fmt.Errorf("store message %s: %w", m.ClientMessageID, err)
+			return "", fmt.Errorf("store message %s: %w: %w", m.ClientMessageID, ErrStorage, err)
 		}
 		e.seq = seq
 	}
@@ -172,12 +172,16 @@ func (o *Outbox) finish(id string, st Status, reason string) bool {
 	o.mu.Unlock()
 
 	if o.store != nil {
-		if err := o.store.finish(e.seq, u); err != nil {
+		err := o.store.finish(e.seq, u)
+		if err != nil && o.storeFailing.CompareAndSwap(false, true) {
 			// The message was delivered (or refused) all the same: memory
 			// follows the upstream. After a restart it is resent once more,
-			// which the upstream de-duplicates.
-			o.log.Error("outbox: could not store a status change", "err", err,
-				"client_message_id", id, "status", st)
+			// which the upstream de-duplicates. Said once per episode.
+			o.log.Error("outbox: could not store a status change; later ones are not logged until one is stored again",
+				"err", err, "client_message_id", id, "status", st)
+		}
+		if err == nil && o.storeFailing.CompareAndSwap(true, false) {
+			o.log.Info("outbox: status changes are stored again")
 		}
 	}
 

@@ -46,7 +46,10 @@ const (
 // Retry number n after a failure waits a uniform random delay in
 // [ReconnectMin, min(ReconnectMax, ReconnectMin*2^n)] (full jitter over a
 // growing window, floored at ReconnectMin), or the server's Retry-After on a
-// 429/503 handshake answer (capped at 10 minutes).
+// 429/503 handshake answer (capped at 10 minutes). The count n starts over once
+// a connection has proven itself: the upstream sent something (a frame, a pong)
+// after the handshake, or the connection lived StableAfter. A server that
+// accepts and drops at once is still backed off from.
 type Config struct {
 	URL              string         // ws:// or wss:// upstream URL, without the token; required
 	Token            TokenSource    // required unless TokenIn is TokenInNone; asked before every dial
@@ -61,7 +64,7 @@ type Config struct {
 	NoHeartbeat      bool           // send no heartbeat (the server pings, or nobody does)
 	ReconnectMin     time.Duration  // default 500ms
 	ReconnectMax     time.Duration  // default 30s (raised to ReconnectMin if smaller)
-	StableAfter      time.Duration  // default 10s: a connection that lived this long resets the attempt counter
+	StableAfter      time.Duration  // default 10s: a connection that lived this long resets the attempt counter (so does one the upstream sent anything on)
 	WriteTimeout     time.Duration  // default 10s: write deadline of every write
 	ReadLimit        int64          // default 1 MiB: a bigger frame fails the read (close 1009) and reconnects
 	TokenPoll        time.Duration  // default 1s: how often the token source is re-asked while idle or unauthorized

@@ -230,3 +230,40 @@ func TestCloseCodes(t *testing.T) {
 		t.Errorf("stopped status = %+v, want close code 3501 named", st)
 	}
 }
+
+// TestBackoffStartsOverOnceAConnectionProvedItself: a connection on which the upstream sent
+// something resets the attempt counter when it drops; one accepted and dropped at once does not.
+func TestBackoffStartsOverOnceAConnectionProvedItself(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		speak bool
+		want  []int // the attempt numbers of the reconnecting states, in order
+	}{
+		{"a frame, then a drop", true, []int{1, 1, 1}},
+		{"accepted and dropped at once", false, []int{1, 2, 3}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			up := newUpstream(t, "/chat")
+			cfg := testConfig(up.url, StaticToken("tok"))
+			cfg.StableAfter = time.Hour
+			got := make(chan struct{}, 10)
+			c := startClient(t, cfg, onText(func([]byte) { got <- struct{}{} }))
+			for i, want := range tt.want {
+				c.rec.waitState(t, StateConnected)
+				sc := up.next(t)
+				if tt.speak {
+					sc.write(t, []byte("hello"))
+					select {
+					case <-got: // the frame is in before the drop
+					case <-time.After(bound):
+						t.Fatal("the frame never reached the client")
+					}
+				}
+				sc.Close()
+				if st := c.rec.waitState(t, StateReconnecting); st.Attempt != want {
+					t.Errorf("drop %d: attempt %d, want %d", i+1, st.Attempt, want)
+				}
+			}
+		})
+	}
+}

@@ -126,8 +126,8 @@ wait:
 	} else {
 		s.wait()
 	}
-	if ready && time.Since(up) >= c.cfg.StableAfter {
-		l.failures = 0
+	if ready && (s.proven() || time.Since(up) >= c.cfg.StableAfter) {
+		l.failures = 0 // it worked: the next drop starts the backoff over
 	}
 	if ctx.Err() != nil || l.apply(cmd) {
 		return

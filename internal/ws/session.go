@@ -61,7 +61,8 @@ type session struct {
 	once       sync.Once
 	err        error         // why the session ended; set by fail before dead closes
 	activity   atomic.Uint64 // frames (and pongs, pings) received
-	lastRecv   atomic.Int64  // unix nanoseconds of the last of them
+	atReady    atomic.Uint64 // activity when the handshake completed
+	lastRecv   atomic.Int64  // unix nanoseconds of the last of them (or of the start)
 	idle       atomic.Int64  // silence allowed, in nanoseconds; 0 = no limit
 	wg         sync.WaitGroup
 }
@@ -84,7 +85,7 @@ func startSession(conn *websocket.Conn, cfg *Config, h Handler, open Opening) *s
 	if open.Ready {
 		close(s.ready)
 	}
-	s.seen()
+	s.lastRecv.Store(time.Now().UnixNano())
 	conn.SetReadLimit(cfg.ReadLimit)
 	conn.SetPongHandler(func(string) error {
 		s.seen()
@@ -157,7 +158,10 @@ func (s *session) react(r Reaction) bool {
 		}
 	}
 	if r.Ready {
-		s.readyOnce.Do(func() { close(s.ready) })
+		s.readyOnce.Do(func() {
+			s.atReady.Store(s.activity.Load())
+			close(s.ready)
+		})
 	}
 	if r.Err != nil {
 		s.fail(r.Err)
@@ -296,6 +300,10 @@ func (s *session) close(code int) {
 	s.fail(errClosedByClient)
 	s.wg.Wait()
 }
+
+// proven reports whether the upstream sent anything (a frame, a pong, a ping) after the
+// handshake completed: the connection did more than accept and drop.
+func (s *session) proven() bool { return s.activity.Load() > s.atReady.Load() }
 
 // wait blocks until both goroutines have returned. Run goroutine only.
 func (s *session) wait() { s.wg.Wait() }
