@@ -2,7 +2,6 @@ package outbox
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -137,18 +136,15 @@ func TestDamagedMetaPageIsSaid(t *testing.T) {
 	dir := filledStateDir(t, 200)
 	page := int64(os.Getpagesize())
 	// The newer of the two meta pages holds the last commit: damage that one.
-	f, _ := os.Open(filepath.Join(dir, FileName))
-	_, size0 := readMeta(f, 0)
-	txid := func(off int64) uint64 { // Meta.txid: after magic, version, page size, flags, root, freelist, pgid
-		b := make([]byte, boltPageHeader+56)
-		_, _ = f.ReadAt(b, off)
-		return binary.NativeEndian.Uint64(b[boltPageHeader+48:])
+	data, err := os.ReadFile(filepath.Join(dir, FileName))
+	if err != nil {
+		t.Fatal(err)
 	}
+	m0 := readMeta(data, 0)
 	newer := int64(0)
-	if txid(int64(size0)) > txid(0) {
+	if m1 := readMeta(data, int(m0.pageSize)); m1.txid > m0.txid {
 		newer = page
 	}
-	f.Close()
 	overwrite(t, dir, newer+boltPageHeader, 64, 4)
 	o, lb, err := reopen(dir)
 	if err != nil {
@@ -211,5 +207,43 @@ func TestStorageFailureIsErrStorage(t *testing.T) {
 	}
 	if o.Depth() != 0 || o.Known("lost-1") {
 		t.Error("a message that could not be stored was accepted")
+	}
+}
+
+// TestCycleInThePageTree: a branch page that points back at itself would make bbolt's own
+// check recurse without end; the outbox refuses the file first.
+func TestCycleInThePageTree(t *testing.T) {
+	dir := filledStateDir(t, 300)
+	path := filepath.Join(dir, FileName)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := readMeta(data, 0)
+	if m1 := readMeta(data, int(m.pageSize)); m1.txid > m.txid {
+		m = m1
+	}
+	ps := uint64(m.pageSize)
+	// The root bucket's page lists the buckets; find one whose tree starts with a branch page.
+	root := data[m.root*ps:]
+	branch := uint64(0)
+	for i := range int(ne.Uint16(root[10:])) {
+		e := root[boltPageHeader+i*boltElement:]
+		pos, ksize := int(ne.Uint32(e[4:])), int(ne.Uint32(e[8:]))
+		v := root[boltPageHeader+i*boltElement+pos+ksize:]
+		if id := ne.Uint64(v); id != 0 && ne.Uint16(data[id*ps+8:])&boltBranch != 0 {
+			branch = id
+		}
+	}
+	if branch == 0 {
+		t.Fatal("no bucket of 300 messages has a branch page: the test needs one")
+	}
+	ne.PutUint64(data[branch*ps+boltPageHeader+8:], branch) // its first child is itself
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = reopen(dir)
+	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "used twice") {
+		t.Fatalf("Open = %v, want the cycle refused", err)
 	}
 }
