@@ -248,7 +248,7 @@ func (b *tab) connectionIs(state string) {
 
 func TestBrowserChat(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skipf("no Chromium at %s (%v): install it with `apt-get install -y chromium`, as CI does", chromiumPath, err)
+		missing(t, "Chromium at "+chromiumPath, "apt-get install -y chromium")
 	}
 	up, upURL := newBotUpstream(t)
 	br := startBridge(t, nil, fastArgs(upURL)...)

@@ -8,6 +8,7 @@ import (
 	"github.com/chatbridge/chatbridge/internal/chat"
 	"github.com/chatbridge/chatbridge/internal/dialect"
 	"github.com/chatbridge/chatbridge/internal/dialect/envelope"
+	"github.com/chatbridge/chatbridge/internal/dialect/socketio"
 	"github.com/chatbridge/chatbridge/internal/ws"
 )
 
@@ -17,6 +18,7 @@ import (
 type upstreamSetup struct {
 	dialect chat.Dialect
 	ack     string
+	url     string    // the upstream URL as the dialect dials it ("" for the demo's)
 	ws      ws.Config // TokenIn, TokenName, Header, Subprotocols, PingFrame, NoHeartbeat
 }
 
@@ -26,8 +28,15 @@ func newUpstreamSetup(c *config) (*upstreamSetup, error) {
 	if p == nil {
 		p = &dialect.Profile{}
 	}
-	u := &upstreamSetup{ack: c.Ack}
+	u := &upstreamSetup{ack: c.Ack, url: c.Upstream}
 	heartbeat := c.HeartbeatMode
+	tokenIn := c.TokenIn
+	if !c.explicit["token-in"] && p.TokenIn == "" && c.Dialect != dialect.DialectEnvelope {
+		tokenIn = dialect.TokenInConnect // Socket.IO's auth payload, Centrifugo's connect command
+	}
+	if c.Upstream == "" && c.Dialect != dialect.DialectEnvelope {
+		return nil, fmt.Errorf("flag -dialect: the built-in demo server speaks the envelope dialect; give --upstream for %s", c.Dialect)
+	}
 	switch c.Dialect {
 	case dialect.DialectEnvelope:
 		d, err := envelope.FromProfile(p, c.TokenIn)
@@ -47,11 +56,29 @@ func newUpstreamSetup(c *config) (*upstreamSetup, error) {
 		if u.ack == dialect.AckReply {
 			return nil, errors.New("invalid value \"reply\" for flag -ack (or profile key ack): the envelope dialect has no acknowledgement of its own; use echo or write")
 		}
+	case dialect.DialectSocketIO:
+		if u.ack == "" {
+			u.ack = dialect.AckReply
+		}
+		d, err := socketio.FromProfile(p, tokenIn, u.ack)
+		if err != nil {
+			return nil, err
+		}
+		u.dialect = d
+		if heartbeat == "" {
+			heartbeat = dialect.HeartbeatOff // the server pings; its silence is timed from its open packet
+		}
+		if heartbeat == dialect.HeartbeatJSON {
+			return nil, errors.New("invalid value \"json\" for flag -heartbeat-mode (or profile key heartbeat): a Socket.IO server pings, the client only answers; use off or ws")
+		}
+		if u.url, err = socketio.URL(c.Upstream, p.Path); err != nil {
+			return nil, fmt.Errorf("invalid value for flag -upstream: %w", err)
+		}
 	default:
 		return nil, fmt.Errorf("flag -dialect: the %s dialect is not available yet", c.Dialect)
 	}
 	u.ws.NoHeartbeat = heartbeat == dialect.HeartbeatOff
-	switch c.TokenIn {
+	switch tokenIn {
 	case dialect.TokenInHeader:
 		u.ws.TokenIn = ws.TokenInHeader
 	case dialect.TokenInNone:
@@ -62,7 +89,7 @@ func newUpstreamSetup(c *config) (*upstreamSetup, error) {
 		u.ws.TokenIn = ws.TokenInQuery
 	}
 	u.ws.TokenName = p.TokenName
-	if c.TokenIn == dialect.TokenInConnect {
+	if tokenIn == dialect.TokenInConnect {
 		u.ws.TokenName = ""
 	}
 	if len(p.Headers) > 0 || p.Origin != "" {

@@ -58,6 +58,9 @@ func serve(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	defer topics.Close()
 	wsCfg := setup.ws
 	wsCfg.URL, wsCfg.Token = upstreamURL, tokens
+	if setup.url != "" {
+		wsCfg.URL = setup.url // as the dialect dials it
+	}
 	wsCfg.Heartbeat, wsCfg.PongTimeout = cfg.Heartbeat, cfg.PongTimeout
 	wsCfg.ReconnectMin, wsCfg.ReconnectMax = cfg.ReconnectMin, cfg.ReconnectMax
 	wsCfg.Logger = log.With("component", "upstream")

@@ -63,7 +63,7 @@ func (u upstreamSender) SendMessage(ctx context.Context, m outbox.Message) error
 	frame, err := u.s.dialect.EncodeMessage(OutgoingMessage{ConversationID: m.ConversationID,
 		Content: m.Content, ClientMessageID: m.ClientMessageID})
 	if err != nil {
-		return fmt.Errorf("encode message: %w", err)
+		return refused{err} // it would not encode on the next connection either
 	}
 	err = u.s.send(ctx, dialect.ActionMessage, frame)
 	if err == nil && u.s.observeSend != nil {
@@ -71,6 +71,13 @@ func (u upstreamSender) SendMessage(ctx context.Context, m outbox.Message) error
 	}
 	return err
 }
+
+// refused is an error the outbox fails a message for, for good (outbox.ErrRefused).
+type refused struct{ err error }
+
+func (r refused) Error() string        { return r.err.Error() }
+func (r refused) Unwrap() error        { return r.err }
+func (r refused) Is(target error) bool { return target == outbox.ErrRefused }
 
 // SendTyping sends a typing indicator upstream. It fails at once when the upstream is not connected.
 func (s *Service) SendTyping(ctx context.Context, t OutgoingTyping) error {

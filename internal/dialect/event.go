@@ -1,6 +1,8 @@
 package dialect
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -97,4 +99,30 @@ var (
 	// ErrTerminal is matched by a Result.Err after which the server does not want the bridge
 	// to reconnect.
 	ErrTerminal = errors.New("upstream ended the session for good")
+	// ErrRefused is matched by an encoding error after which the message can never be sent
+	// (it is larger than the server takes, say): it fails instead of waiting.
+	ErrRefused = errors.New("the upstream cannot take this message")
 )
+
+// RawJSONEvent is the raw event of a JSON unit: the unit as it came, on one line.
+func RawJSONEvent(u []byte) Event {
+	return Event{Type: EventRaw, Topic: TopicRaw, Data: Compact(u),
+		RawKind: RawJSON}
+}
+
+// RawTextEvent is the raw event of a text unit that is not JSON: {"text": "..."}.
+func RawTextEvent(u []byte) Event {
+	b, _ := json.Marshal(struct {
+		Text string `json:"text"`
+	}{string(u)}) // a string: cannot fail
+	return Event{Type: EventRaw, Topic: TopicRaw, Data: b, RawKind: RawText}
+}
+
+// RawBinaryEvent is the raw event of a binary frame: {"binary": "<base64>"}.
+func RawBinaryEvent(b []byte) Event {
+	data := make([]byte, 0, len(`{"binary":""}`)+base64.StdEncoding.EncodedLen(len(b)))
+	data = append(data, `{"binary":"`...)
+	data = base64.StdEncoding.AppendEncode(data, b)
+	data = append(data, `"}`...)
+	return Event{Type: EventRaw, Topic: TopicRaw, Data: data, RawKind: RawBinary}
+}

@@ -17,6 +17,9 @@ type Route struct {
 	// As is the domain type it decodes as (TypeChatMessage, ...); "" publishes the payload as
 	// it came, under the upstream's own type (a topic of the profile's own).
 	As string
+	// Set gives fields (our names) fixed values in every payload of this type, over what the
+	// payload says: a "user left" event is a user.status with status offline.
+	Set map[string]json.RawMessage
 }
 
 // MapperConfig configures a Mapper. The zero value maps the default wire: domain types under
@@ -122,9 +125,9 @@ func (m *Mapper) Map(typ string, payload, unit []byte, env Env) (e Event, rej *R
 		return m.custom(typ, r, payload), nil, true
 	}
 	data := payload
-	if !m.plain {
+	if !m.plain || len(r.Set) > 0 {
 		var reason string
-		if data, reason = m.normalize(r.As, payload, unit, env); reason != "" {
+		if data, reason = m.normalize(r, payload, unit, env); reason != "" {
 			return Event{}, &Reject{Type: typ, Reason: reason, Bytes: len(unit)}, true
 		}
 	}
@@ -152,14 +155,18 @@ func (m *Mapper) custom(typ string, r Route, payload []byte) Event {
 	return e
 }
 
-// normalize renames, defaults and (when lenient) fills the payload of a domain type, returning
-// it as our wire has it, or a reason to refuse it.
-func (m *Mapper) normalize(typ string, payload, unit []byte, env Env) ([]byte, string) {
+// normalize renames, sets, defaults and (when lenient) fills the payload of a domain type,
+// returning it as our wire has it, or a reason to refuse it.
+func (m *Mapper) normalize(r Route, payload, unit []byte, env Env) ([]byte, string) {
+	typ := r.As
 	in, err := ParseObject(payload)
 	if err != nil {
-		return nil, "payload is not an Object"
+		return nil, "payload is not an object"
 	}
 	o := m.rename(in)
+	for _, k := range slices.Sorted(maps.Keys(r.Set)) {
+		o.Set(k, r.Set[k])
+	}
 	for _, k := range slices.Sorted(maps.Keys(m.cfg.Defaults)) {
 		if _, ok := o.Get(k); !ok {
 			o.Set(k, m.cfg.Defaults[k])
@@ -170,7 +177,7 @@ func (m *Mapper) normalize(typ string, payload, unit []byte, env Env) ([]byte, s
 	}
 	if typ == TypeConversationUpdate { // its last_message is a chat.message payload of the same wire
 		if last, ok := o.Get("last_message"); ok {
-			if norm, reason := m.normalize(TypeChatMessage, last, last, env); reason == "" {
+			if norm, reason := m.normalize(Route{As: TypeChatMessage}, last, last, env); reason == "" {
 				o.Set("last_message", norm)
 			}
 		}
@@ -185,8 +192,8 @@ func (m *Mapper) rename(in Object) Object {
 	if len(m.fields) == 0 {
 		return in
 	}
-	renamed := make(map[string]string, len(m.fields)) // their top-level key -> ours
-	found := make(map[string]bool, len(m.fields))     // ours, found under their name
+	renamed := make(map[string][]string, len(m.fields)) // their top-level key -> ours (one or more)
+	found := make(map[string]bool, len(m.fields))       // ours, found under their name
 	var nested []Member
 	for _, a := range m.fields {
 		v, ok := in.Get(a.theirs[0])
@@ -198,7 +205,7 @@ func (m *Mapper) rename(in Object) Object {
 		}
 		found[a.ours] = true
 		if len(a.theirs) == 1 {
-			renamed[a.theirs[0]] = a.ours
+			renamed[a.theirs[0]] = append(renamed[a.theirs[0]], a.ours)
 		} else {
 			nested = append(nested, Member{a.ours, v})
 		}
@@ -206,7 +213,9 @@ func (m *Mapper) rename(in Object) Object {
 	out := make(Object, 0, len(in)+len(nested))
 	for _, mb := range in {
 		if ours, ok := renamed[mb.Key]; ok {
-			out = append(out, Member{ours, mb.Val})
+			for _, o := range ours {
+				out = append(out, Member{o, mb.Val})
+			}
 		} else if !found[mb.Key] {
 			out = append(out, mb)
 		}

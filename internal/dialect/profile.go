@@ -79,6 +79,7 @@ type Profile struct {
 	Outbound     map[string]string // action (ActionMessage, ...) -> the upstream's type
 
 	sections map[string]*yaml.Node // the dialects' own sections, read by them
+	root     *yaml.Node
 }
 
 // LoadProfile reads and checks a profile file (YAML, or JSON, which YAML reads too). Its errors
@@ -117,7 +118,7 @@ func ParseProfile(name string, data []byte) (*Profile, error) {
 		return nil, &ProfileError{File: name, Msg: "is empty"}
 	}
 	top := newSection(name, "", root)
-	p := &Profile{File: name, sections: map[string]*yaml.Node{}}
+	p := &Profile{File: name, sections: map[string]*yaml.Node{}, root: root}
 	p.Dialect = top.OneOf("dialect", "", Dialects...)
 	p.UserID = top.String("user_id", "")
 
@@ -193,39 +194,55 @@ func ParseProfile(name string, data []byte) (*Profile, error) {
 
 func (p *Profile) parseRoutes(rs *Section) {
 	for _, typ := range rs.Keys() {
-		var r Route
-		if v := rs.value(typ); v != nil && v.Kind == yaml.MappingNode {
-			long := rs.Section(typ)
-			r.Topic = long.String("topic", "")
-			r.As = long.String("as", "")
-		} else {
-			r.Topic = rs.String(typ, "")
-		}
-		switch {
-		case r.Topic == "":
-			rs.Fail(typ, "must name a topic")
-		case r.Topic == TopicConnection:
-			rs.Fail(typ, "the connection topic carries the bridge's own state only")
-		case !topicName.MatchString(r.Topic):
-			rs.Fail(typ, fmt.Sprintf("topic %q must be 1-64 of a-z 0-9 . _ - and start with a letter or digit", r.Topic))
-		case r.As != "" && !IsDomainType(r.As):
-			rs.Fail(typ, fmt.Sprintf("as: %q is not a type the bridge knows", r.As))
-		}
-		if r.Topic == TopicRaw {
-			r.Topic = "" // on raw only, as every frame is
-		}
-		if r.As == "" && !IsDomainType(typ) {
-			if k, ok := singleKind[r.Topic]; ok {
-				r.As = k
-			} else if r.Topic == TopicCalls {
-				rs.Fail(typ, "a route to calls needs as: call.incoming, call.accepted, call.rejected or call.ended")
-			}
-		}
+		r, _ := ReadRoute(rs, typ)
 		if p.Mapper.Routes == nil {
 			p.Mapper.Routes = map[string]Route{}
 		}
 		p.Mapper.Routes[typ] = r
 	}
+}
+
+// ReadRoute reads the route of upstream type (or event, or channel) key in section rs: a topic,
+// or a mapping {topic, as, set} whose Section is returned too (nil for the short form), so
+// that a dialect can read keys of its own from it. The errors are rs's.
+func ReadRoute(rs *Section, key string) (Route, *Section) {
+	var r Route
+	var long *Section
+	if v := rs.value(key); v != nil && v.Kind == yaml.MappingNode {
+		long = rs.Section(key)
+		r.Topic = long.String("topic", "")
+		r.As = long.String("as", "")
+		set := long.Section("set")
+		for _, k := range set.Keys() {
+			if r.Set == nil {
+				r.Set = map[string]json.RawMessage{}
+			}
+			r.Set[k] = set.JSON(k)
+		}
+	} else {
+		r.Topic = rs.String(key, "")
+	}
+	switch {
+	case r.Topic == "":
+		rs.Fail(key, "must name a topic")
+	case r.Topic == TopicConnection:
+		rs.Fail(key, "the connection topic carries the bridge's own state only")
+	case !topicName.MatchString(r.Topic):
+		rs.Fail(key, fmt.Sprintf("topic %q must be 1-64 of a-z 0-9 . _ - and start with a letter or digit", r.Topic))
+	case r.As != "" && !IsDomainType(r.As):
+		rs.Fail(key, fmt.Sprintf("as: %q is not a type the bridge knows", r.As))
+	}
+	if r.Topic == TopicRaw {
+		r.Topic = "" // on raw only, as every frame is
+	}
+	if r.As == "" && !IsDomainType(key) {
+		if k, ok := singleKind[r.Topic]; ok {
+			r.As = k
+		} else if r.Topic == TopicCalls {
+			rs.Fail(key, "a route to calls needs as: call.incoming, call.accepted, call.rejected or call.ended")
+		}
+	}
+	return r, long
 }
 
 func (p *Profile) parseOutbound(out *Section) {
@@ -235,8 +252,8 @@ func (p *Profile) parseOutbound(out *Section) {
 			continue // Done names it
 		}
 		var typ string
-		if v := out.value(k); v != nil && v.Kind == yaml.MappingNode {
-			typ = out.Section(k).String("type", "")
+		if long := out.Mapping(k); long != nil {
+			typ = long.String("type", "")
 		} else {
 			typ = out.String(k, "")
 		}
@@ -250,7 +267,7 @@ func (p *Profile) parseOutbound(out *Section) {
 	}
 	for _, k := range out.Keys() {
 		if _, ok := outboundKeys[k]; !ok {
-			out.seen[k] = false
+			out.Unseen(k) // Done names it
 		}
 	}
 }
@@ -267,6 +284,26 @@ func (p *Profile) Section(dialect string) *Section {
 		file = p.File
 	}
 	return newSection(file, dialect, n)
+}
+
+// Refuse returns an error naming key (a dotted key of the file) when cond holds: for keys that
+// the dialect in use has no use for.
+func (p *Profile) Refuse(dialect, key string, cond bool, msg string) error {
+	if !cond || p == nil {
+		return nil
+	}
+	line := 0
+	n := p.root
+	for _, k := range strings.Split(key, ".") {
+		var next *yaml.Node
+		for i := 0; n != nil && n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == k {
+				line, next = n.Content[i].Line, n.Content[i+1]
+			}
+		}
+		n = next
+	}
+	return &ProfileError{File: p.File, Key: key, Msg: msg + " (dialect " + dialect + ")", Line: line}
 }
 
 // CheckSections refuses a dialect section other than the one of the dialect in use.

@@ -199,6 +199,18 @@ func (s *Section) Section(k string) *Section {
 	return sub
 }
 
+// Mapping returns the value at k as a Section when it is a mapping, else nil (the key is then
+// left for the other getters).
+func (s *Section) Mapping(k string) *Section {
+	if v := s.value(k); v == nil || v.Kind != yaml.MappingNode {
+		return nil
+	}
+	return s.Section(k)
+}
+
+// Unseen marks k as asked for by no getter, so that Done refuses it.
+func (s *Section) Unseen(k string) { delete(s.seen, k) }
+
 // Keys lists the section's keys, in file order, marking each seen.
 func (s *Section) Keys() []string {
 	if s.node == nil {

@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -107,8 +108,13 @@ func (o *Outbox) written(e *entry, gen uint64, err error) (stalled bool) {
 	o.mu.Lock()
 	o.writing = false
 	o.idle.Broadcast()
-	deliver := false
+	deliver, refused := false, false
 	switch {
+	case errors.Is(err, ErrRefused) && !e.removed:
+		refused = true // it fails below; the cursor has moved past it already
+		if o.probe == e {
+			o.probe = nil
+		}
 	case gen != o.gen:
 		// The connection changed during the write: SetConnected reset the
 		// cursor, so e and everything after it are written again, in order.
@@ -137,8 +143,12 @@ func (o *Outbox) written(e *entry, gen uint64, err error) (stalled bool) {
 	}
 	o.mu.Unlock()
 	o.ups.deliver()
-	if deliver {
+	switch {
+	case deliver:
 		o.finish(e.msg.ClientMessageID, StatusDelivered, "")
+	case refused:
+		o.log.Warn("outbox: message refused", "client_message_id", e.msg.ClientMessageID, "err", err)
+		o.finish(e.msg.ClientMessageID, StatusFailed, err.Error())
 	}
 	return stalled
 }

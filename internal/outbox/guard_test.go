@@ -1,7 +1,9 @@
 package outbox
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -227,4 +229,32 @@ func TestAckTimeoutKeepsTheFlusherGoing(t *testing.T) {
 		}
 		return n == 4
 	})
+}
+
+// refusingSender refuses one message for good and writes the others.
+type refusingSender struct{ refuse string }
+
+func (s refusingSender) SendMessage(_ context.Context, m Message) error {
+	if m.ClientMessageID == s.refuse {
+		return fmt.Errorf("%w: too large for the server", ErrRefused)
+	}
+	return nil
+}
+
+func TestRefusedBySenderFailsAndTheNextGoes(t *testing.T) {
+	ups := newWaitLog[Update]()
+	o, err := Open(Config{Sender: refusingSender{refuse: "big"}, OnUpdate: ups.add, Ack: AckWrite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = o.Run(ctx) }()
+	defer func() { cancel(); <-done; _, _ = o.Close() }()
+	o.SetConnected(true)
+	submitN(t, o, "small-1", "big", "small-2")
+	if u := lastUpdate(t, ups, "big", StatusFailed); !strings.Contains(u.Error, "too large for the server") {
+		t.Errorf("failed with %q", u.Error)
+	}
+	lastUpdate(t, ups, "small-2", StatusDelivered)
 }

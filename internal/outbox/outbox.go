@@ -96,7 +96,9 @@ type Update struct {
 }
 
 // Sender writes one message upstream. SendMessage returns once the message is
-// written (or failed); it must fail fast when the upstream is not connected.
+// written (or failed); it must fail fast when the upstream is not connected. An
+// error matching ErrRefused fails the message for good; any other is taken as
+// the connection going, and the message is written again later.
 // The outbox calls it from the Run goroutine only, one call at a time.
 type Sender interface {
 	SendMessage(ctx context.Context, m Message) error
@@ -171,6 +173,10 @@ var (
 	// ErrStorage is matched (errors.Is) by the error of Submit when the state file could not
 	// take the message (a full disk, a failing device): the message was not accepted.
 	ErrStorage = errors.New("the state file cannot be written")
+	// ErrRefused, matched (errors.Is) by an error of Sender.SendMessage, says the message can
+	// never be sent (the upstream cannot take it): it fails with that error's text, and the
+	// next one goes.
+	ErrRefused = errors.New("the upstream cannot take this message")
 	// ErrUnknown is returned by Cancel for an id the outbox neither holds nor
 	// remembers.
 	ErrUnknown = errors.New("no such message")

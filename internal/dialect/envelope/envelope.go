@@ -7,7 +7,6 @@ package envelope
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"strconv"
 
@@ -100,7 +99,7 @@ func (d *Dialect) Open(token string) (first [][]byte, ready bool) {
 // payload well-formed.
 func (d *Dialect) Decode(f dialect.Frame, env dialect.Env, out *dialect.Result) {
 	if f.Binary {
-		out.Events = append(out.Events, RawBinary(f.Data))
+		out.Events = append(out.Events, dialect.RawBinaryEvent(f.Data))
 		return
 	}
 	if d.ndjson && bytes.IndexByte(f.Data, '\n') >= 0 && !json.Valid(f.Data) {
@@ -118,11 +117,11 @@ func (d *Dialect) Decode(f dialect.Frame, env dialect.Env, out *dialect.Result) 
 func (d *Dialect) unit(u []byte, env dialect.Env, out *dialect.Result) {
 	typ, payload, reason := d.split(u)
 	if reason == reasonNotJSON {
-		out.Events = append(out.Events, RawText(u))
+		out.Events = append(out.Events, dialect.RawTextEvent(u))
 		out.Rejects = append(out.Rejects, dialect.Reject{Reason: reason, Bytes: len(u)})
 		return
 	}
-	out.Events = append(out.Events, RawJSON(u))
+	out.Events = append(out.Events, dialect.RawJSONEvent(u))
 	if reason != "" {
 		out.Rejects = append(out.Rejects, dialect.Reject{Type: typ, Reason: reason, Bytes: len(u)})
 		return
@@ -209,29 +208,6 @@ func splitPlain(u []byte) (typ string, payload []byte, reason string) {
 	default:
 		return typ, nil, "payload is not an object"
 	}
-}
-
-// RawJSON is the raw event of a JSON unit: the unit as it came, on one line.
-func RawJSON(u []byte) dialect.Event {
-	return dialect.Event{Type: dialect.EventRaw, Topic: dialect.TopicRaw, Data: dialect.Compact(u),
-		RawKind: dialect.RawJSON}
-}
-
-// RawText is the raw event of a text unit that is not JSON: {"text": "..."}.
-func RawText(u []byte) dialect.Event {
-	b, _ := json.Marshal(struct {
-		Text string `json:"text"`
-	}{string(u)}) // a string: cannot fail
-	return dialect.Event{Type: dialect.EventRaw, Topic: dialect.TopicRaw, Data: b, RawKind: dialect.RawText}
-}
-
-// RawBinary is the raw event of a binary frame: {"binary": "<base64>"}.
-func RawBinary(b []byte) dialect.Event {
-	data := make([]byte, 0, len(`{"binary":""}`)+base64.StdEncoding.EncodedLen(len(b)))
-	data = append(data, `{"binary":"`...)
-	data = base64.StdEncoding.AppendEncode(data, b)
-	data = append(data, `"}`...)
-	return dialect.Event{Type: dialect.EventRaw, Topic: dialect.TopicRaw, Data: data, RawKind: dialect.RawBinary}
 }
 
 // Ping returns the heartbeat frame: the ping action's type with an empty payload.
