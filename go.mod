@@ -3,6 +3,7 @@ module github.com/chatbridge/chatbridge
 go 1.26.0
 
 require (
+	github.com/centrifugal/protocol v0.23.1
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/getkin/kin-openapi v0.153.0

@@ -7,6 +7,7 @@ import (
 
 	"github.com/chatbridge/chatbridge/internal/chat"
 	"github.com/chatbridge/chatbridge/internal/dialect"
+	"github.com/chatbridge/chatbridge/internal/dialect/centrifugo"
 	"github.com/chatbridge/chatbridge/internal/dialect/envelope"
 	"github.com/chatbridge/chatbridge/internal/dialect/socketio"
 	"github.com/chatbridge/chatbridge/internal/ws"
@@ -19,7 +20,7 @@ type upstreamSetup struct {
 	dialect chat.Dialect
 	ack     string
 	url     string    // the upstream URL as the dialect dials it ("" for the demo's)
-	ws      ws.Config // TokenIn, TokenName, Header, Subprotocols, PingFrame, NoHeartbeat
+	ws      ws.Config // TokenIn, TokenName, Header, Subprotocols, PingFrame, NoHeartbeat, CloseCodes
 }
 
 // newUpstreamSetup builds the dialect of c. Its errors name the flag or the profile key.
@@ -74,8 +75,38 @@ func newUpstreamSetup(c *config) (*upstreamSetup, error) {
 		if u.url, err = socketio.URL(c.Upstream, p.Path); err != nil {
 			return nil, fmt.Errorf("invalid value for flag -upstream: %w", err)
 		}
+	case dialect.DialectCentrifugo:
+		if u.ack == "" {
+			u.ack = dialect.AckReply
+		}
+		d, err := centrifugo.FromProfile(p)
+		if err != nil {
+			return nil, err
+		}
+		u.dialect = d
+		if heartbeat == "" {
+			heartbeat = dialect.HeartbeatOff // the server pings; its silence is timed from the connect reply
+		}
+		if heartbeat == dialect.HeartbeatJSON {
+			return nil, errors.New("invalid value \"json\" for flag -heartbeat-mode (or profile key heartbeat): a Centrifugo server pings, the client only answers; use off or ws")
+		}
+		if tokenIn != dialect.TokenInConnect {
+			return nil, errors.New("flag -token-in (or profile key token.in): Centrifugo takes the connection token in its connect command only: use connect")
+		}
+		if u.url, err = centrifugo.URL(c.Upstream, p.Path); err != nil {
+			return nil, fmt.Errorf("invalid value for flag -upstream: %w", err)
+		}
+		u.ws.CloseCodes = func(code int) error {
+			switch kind := centrifugo.CloseKind(code); {
+			case errors.Is(kind, dialect.ErrUnauthorized):
+				return ws.ErrUnauthorized
+			case errors.Is(kind, dialect.ErrTerminal):
+				return ws.ErrTerminal
+			}
+			return ws.DefaultCloseCodes(code)
+		}
 	default:
-		return nil, fmt.Errorf("flag -dialect: the %s dialect is not available yet", c.Dialect)
+		return nil, fmt.Errorf("flag -dialect: %q is not a dialect", c.Dialect)
 	}
 	u.ws.NoHeartbeat = heartbeat == dialect.HeartbeatOff
 	switch tokenIn {

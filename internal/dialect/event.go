@@ -91,6 +91,10 @@ type Env struct {
 	// Own reports whether this bridge sent the message with this client_message_id (and has not
 	// forgotten it). Nil means none is.
 	Own func(clientMessageID string) bool
+	// Defaults are what the unit's wire says besides its payload (a publication's offset, its
+	// channel, its publisher), by our field names: a domain payload that lacks one gets it,
+	// before the profile's own defaults and lenient filling. Set by a dialect, for one unit.
+	Defaults map[string]json.RawMessage
 }
 
 var (

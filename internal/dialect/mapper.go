@@ -125,7 +125,7 @@ func (m *Mapper) Map(typ string, payload, unit []byte, env Env) (e Event, rej *R
 		return m.custom(typ, r, payload), nil, true
 	}
 	data := payload
-	if !m.plain || len(r.Set) > 0 {
+	if !m.plain || len(r.Set) > 0 || len(env.Defaults) > 0 {
 		var reason string
 		if data, reason = m.normalize(r, payload, unit, env); reason != "" {
 			return Event{}, &Reject{Type: typ, Reason: reason, Bytes: len(unit)}, true
@@ -166,6 +166,11 @@ func (m *Mapper) normalize(r Route, payload, unit []byte, env Env) ([]byte, stri
 	o := m.rename(in)
 	for _, k := range slices.Sorted(maps.Keys(r.Set)) {
 		o.Set(k, r.Set[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(env.Defaults)) {
+		if _, ok := o.Get(k); !ok {
+			o.Set(k, env.Defaults[k])
+		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(m.cfg.Defaults)) {
 		if _, ok := o.Get(k); !ok {
