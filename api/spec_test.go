@@ -48,14 +48,36 @@ var spec = sync.OnceValues(func() (*loadedSpec, error) {
 	if problem == nil || problem.Value == nil {
 		return nil, errors.New("openapi.yaml has no components.schemas.Problem")
 	}
-	return &loadedSpec{doc: doc, router: router, problem: problem.Value, validateCtx: loader.Context}, nil
+	event := doc.Components.Schemas["StreamEvent"]
+	if event == nil || event.Value == nil {
+		return nil, errors.New("openapi.yaml has no components.schemas.StreamEvent")
+	}
+	return &loadedSpec{doc: doc, router: router, problem: problem.Value, event: event.Value, validateCtx: loader.Context}, nil
 })
 
 type loadedSpec struct {
 	doc         *openapi3.T
 	router      routers.Router
 	problem     *openapi3.Schema
+	event       *openapi3.Schema // one SSE event
 	validateCtx context.Context
+}
+
+// checkEvent validates one SSE event of a built-in topic against openapi.yaml's StreamEvent.
+func checkEvent(t *testing.T, e sseEvent) {
+	t.Helper()
+	var data any
+	if err := json.Unmarshal([]byte(e.Data), &data); err != nil {
+		t.Errorf("openapi.yaml: event %s: data %.200q is not JSON: %v", e.Event, e.Data, err)
+		return
+	}
+	v := map[string]any{"event": e.Event, "data": data}
+	if e.HasID {
+		v["id"] = e.ID
+	}
+	if err := mustSpec(t).event.VisitJSON(v, openapi3.MultiErrors()); err != nil {
+		t.Errorf("openapi.yaml: event %s %.300s does not match StreamEvent: %v", e.Event, e.Data, err)
+	}
 }
 
 func mustSpec(t *testing.T) *loadedSpec {

@@ -87,11 +87,14 @@ func (c *sseClient) next(t *testing.T) sseEvent {
 	}
 }
 
-// nextEvent skips comments.
+// nextEvent skips comments; every event it returns has been checked against openapi.yaml.
 func (c *sseClient) nextEvent(t *testing.T) sseEvent {
 	t.Helper()
 	for {
 		if e := c.next(t); e.Comment == "" && e.Retry == "" || e.Event != "" {
+			if e.Event != "" {
+				checkEvent(t, e)
+			}
 			return e
 		}
 	}

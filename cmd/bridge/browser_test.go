@@ -22,6 +22,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/chatbridge/chatbridge/internal/demo"
+	"github.com/chatbridge/chatbridge/internal/testparts"
 )
 
 const (
@@ -248,7 +249,7 @@ func (b *tab) connectionIs(state string) {
 
 func TestBrowserChat(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
-		missing(t, "Chromium at "+chromiumPath, "apt-get install -y chromium")
+		testparts.Missing(t, "Chromium at "+chromiumPath, "apt-get install -y chromium")
 	}
 	up, upURL := newBotUpstream(t)
 	br := startBridge(t, nil, fastArgs(upURL)...)

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/chatbridge/chatbridge/internal/testparts"
 )
 
 // The bridge against a real Centrifugo v6 (built by go install from the module proxy into the
@@ -42,7 +44,7 @@ func centrifugoBinary(t *testing.T) string {
 	}
 	cache, err := os.UserCacheDir()
 	if err != nil {
-		missing(t, "a cache directory for Centrifugo", "export CHATBRIDGE_CENTRIFUGO=/path/to/centrifugo")
+		testparts.Missing(t, "a cache directory for Centrifugo", "export CHATBRIDGE_CENTRIFUGO=/path/to/centrifugo")
 	}
 	dir := filepath.Join(cache, "chatbridge", "centrifugo-"+centrifugoVersion)
 	bin := filepath.Join(dir, "centrifugo")
@@ -60,11 +62,11 @@ func centrifugoBinary(t *testing.T) string {
 		out, buildErr = cmd.CombinedOutput()
 	})
 	if buildErr != nil {
-		missing(t, "Centrifugo "+centrifugoVersion+" ("+strings.TrimSpace(string(out))+")",
+		testparts.Missing(t, "Centrifugo "+centrifugoVersion+" ("+strings.TrimSpace(string(out))+")",
 			"GOBIN="+dir+" go install github.com/centrifugal/centrifugo/v6@"+centrifugoVersion)
 	}
 	if _, err := os.Stat(bin); err != nil {
-		missing(t, "Centrifugo "+centrifugoVersion, "GOBIN="+dir+" go install github.com/centrifugal/centrifugo/v6@"+centrifugoVersion)
+		testparts.Missing(t, "Centrifugo "+centrifugoVersion, "GOBIN="+dir+" go install github.com/centrifugal/centrifugo/v6@"+centrifugoVersion)
 	}
 	return bin
 }

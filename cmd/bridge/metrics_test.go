@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	chatbridge "github.com/chatbridge/chatbridge"
 	"github.com/chatbridge/chatbridge/internal/demo"
 )
 
@@ -141,5 +142,37 @@ func TestMetricsAfterAScriptedSession(t *testing.T) {
 	}
 	if !strings.Contains(b.stderr.String(), `msg="http request" component=api method=POST route=/messages status=202`) {
 		t.Errorf("no access log line for POST /messages:\n%.2000s", b.stderr.String())
+	}
+}
+
+// TestMetricsExampleIsReal: every sample in openapi.yaml's example of GET /metrics is one the
+// bridge serves.
+func TestMetricsExampleIsReal(t *testing.T) {
+	_, upURL := newUpstream(t)
+	b := startBridge(t, nil, fastArgs(upURL)...)
+	waitConnected(t, b.url)
+	got, _ := scrape(t, b.url)
+	doc := string(chatbridge.OpenAPI)
+	i := strings.Index(doc, "# HELP ")
+	if i < 0 {
+		t.Fatal("openapi.yaml has no /metrics example")
+	}
+	n := 0
+	for _, line := range strings.Split(doc[i:], "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "'") || strings.HasSuffix(line, ":") {
+			break // the end of the example's block
+		}
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, _, _ := strings.Cut(line, " ")
+		if _, ok := got[name]; !ok {
+			t.Errorf("the example names %s, which /metrics does not serve", name)
+		}
+		n++
+	}
+	if n == 0 {
+		t.Error("the example has no sample")
 	}
 }

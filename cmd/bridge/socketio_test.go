@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/chatbridge/chatbridge/internal/testparts"
 )
 
 // The bridge against a real Socket.IO 4.8 server (npm socket.io, testdata/socketio/server.js)
@@ -35,7 +37,7 @@ type nodeProcess struct {
 
 func startNode(t *testing.T, env []string, args ...string) *nodeProcess {
 	t.Helper()
-	nodeModules(t, socketioDir)
+	testparts.NodeModules(t, socketioDir)
 	cmd := exec.Command("node", args...)
 	cmd.Dir = socketioDir
 	cmd.Env = append(cmd.Environ(), env...)
