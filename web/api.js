@@ -1,9 +1,9 @@
-// api.js: the bridge's REST API (openapi.yaml), one function per operation.
+// api.js: one request to the bridge's REST API (openapi.yaml), as client.js sends them.
 //
-// Every request is same-origin (paths are relative to the page, so the app also works behind a
-// reverse proxy that mounts the bridge under a prefix) and carries the bridge's cookies: with
-// --api-token the page is opened once as /?access_token=TOKEN and then rides on the HttpOnly
-// chatbridge_token cookie. Every POST and PUT says Content-Type: application/json, even with an
+// Paths are relative to the page (or to the bridge's base URL), so the app also works behind a
+// reverse proxy that mounts the bridge under a prefix, and requests carry the bridge's cookies:
+// with --api-token the page is opened once as /?access_token=TOKEN and then rides on the
+// HttpOnly chatbridge_token cookie. Every POST and PUT says Content-Type: application/json, even with an
 // empty body: the bridge refuses anything else (415), which is what keeps other sites from
 // posting to it with a plain form.
 //
@@ -36,13 +36,14 @@ export class ApiError extends Error {
 /**
  * request sends one API call and answers its decoded JSON body (null for 204 and empty bodies).
  * @param {'GET'|'POST'|'PUT'|'DELETE'} method
- * @param {string} path relative to the page, e.g. "messages".
+ * @param {string} path relative to the page (or absolute), e.g. "messages".
  * @param {object} [body] JSON body; POST and PUT send {} when absent.
  */
-async function request(method, path, body) {
+export async function request(method, path, body) {
+  /** @type {RequestInit & {headers: Record<string, string>}} */
   const init = {
     method,
-    credentials: 'same-origin',
+    credentials: 'include', // the bridge's cookie, also for a page of another (allowed) origin
     headers: { Accept: 'application/json, application/problem+json' },
   };
   if (method === 'POST' || method === 'PUT') {
@@ -74,51 +75,6 @@ async function request(method, path, body) {
   }
   return data;
 }
-
-const enc = encodeURIComponent;
-
-// ---- snapshots: each answers {event_id, ...} (see app.js for how the event ids are used) ----
-
-/** @returns {Promise<{event_id: string, conversations: object[]}>} */
-export const getConversations = () => request('GET', 'conversations');
-
-/** @returns {Promise<{event_id: string, messages: object[]}>} oldest first; 404 for a conversation never seen. */
-export const getMessages = (conversationId, limit = 50) =>
-  request('GET', `conversations/${enc(conversationId)}/messages?limit=${limit}`);
-
-/** @returns {Promise<{event_id: string, users: object[]}>} */
-export const getPresence = () => request('GET', 'presence');
-
-/** @returns {Promise<{event_id: string, calls: object[]}>} open calls (incoming or accepted). */
-export const getCalls = () => request('GET', 'calls');
-
-/** @returns {Promise<{state: string, since: string, attempt: number, next_retry_at?: string, last_error?: string}>} */
-export const getConnection = () => request('GET', 'connection');
-
-// ---- actions ----
-
-/**
- * postMessage sends a chat message. Sending the same clientMessageId again (a retry) never
- * delivers it twice: the bridge answers that message's current status instead.
- * @returns {Promise<{client_message_id: string, status: 'sent'|'queued'|'delivered'|'failed'}>}
- */
-export const postMessage = (conversationId, content, clientMessageId) =>
-  request('POST', 'messages', {
-    conversation_id: conversationId,
-    content,
-    client_message_id: clientMessageId,
-  });
-
-/** postTyping says whether the user is typing. It is never queued: 503 while the upstream is down. */
-export const postTyping = (conversationId, isTyping) =>
-  request('POST', 'typing', { conversation_id: conversationId, is_typing: isTyping });
-
-/** acceptCall, rejectCall and endCall answer 202; the outcome arrives as a call.* event. */
-export const acceptCall = (callId) => request('POST', `calls/${enc(callId)}/accept`, {});
-export const rejectCall = (callId, reason) =>
-  request('POST', `calls/${enc(callId)}/reject`, reason ? { reason } : {});
-export const endCall = (callId, reason) =>
-  request('POST', `calls/${enc(callId)}/end`, reason ? { reason } : {});
 
 /**
  * newClientMessageId makes the idempotency key of a message. crypto.randomUUID exists only in

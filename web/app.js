@@ -1,99 +1,86 @@
 // app.js: the chat page's entry point. It wires the store, the views and the bridge together:
 //
-//   1. load the snapshots: GET /conversations, the open conversation's messages, /presence, /calls;
-//   2. open ONE event stream for every topic, resuming right after the snapshots;
-//   3. apply each event to the store; the views redraw from it.
+//   1. bridge.load() reads the snapshots (conversations, the open conversation's messages,
+//      presence, calls) and then follows the event stream from right after them;
+//   2. each event is applied to the store; the views redraw from it;
+//   3. a stream.reset (the resume id is too old, or the bridge restarted) clears the store and
+//      the 'snapshot' that follows fills it again.
 //
-// A reload resumes the stream from the id saved in sessionStorage (with the state it built)
-// instead of loading the snapshots again; a stream.reset (that id is too old, or the bridge was
-// restarted) loads them again.
+// The stream is the one every tab of this origin shares (client.js); ?shared=tab|own in the
+// page's address picks how (a test hook, and a way out should a browser's SharedWorker
+// misbehave). A reload resumes the stream from the id saved in sessionStorage, with the state
+// it built, instead of loading the snapshots again.
 
-import * as api from './api.js';
+import { Bridge, newClientMessageId } from './client.js';
 import { bindComposer, TypingSender } from './composer.js';
 import { createBanner } from './banner.js';
 import { createCallsView } from './calls.js';
-import { EventStream } from './events.js';
 import * as persist from './persist.js';
 import { Store } from './state.js';
 import { announce, createChatView, showError, titleOf } from './ui.js';
 
 const store = new Store();
 const banner = createBanner();
-const typing = new TypingSender(api.postTyping);
+const shared = new URLSearchParams(location.search).get('shared') ?? 'auto';
+const bridge = new Bridge({ shared });
+const typing = new TypingSender((conversationId, isTyping) => bridge.typing(conversationId, isTyping));
 const historyLoaded = new Set(); // conversations whose messages snapshot has been merged
-let loading = null; // the running loadSnapshots, if any
+let loading = false; // the snapshots are being (re)loaded: the state and the id do not match
 
 // Saved for a reload: the stream's last event id with the state built up to it (persist.js).
 const markDirty = persist.autosave(() => ({
-  lastEventId: loading ? '' : stream.lastEventId, // mid-reload the id and the state do not match
+  lastEventId: loading ? '' : bridge.lastEventId,
   state: store.toJSON(),
 }));
 
-const stream = new EventStream({
-  onEvent: (name, data) => {
-    applyEvent(name, data);
+/** EVENT_NAMES are the events this page applies (openapi.yaml, StreamEvent). */
+const EVENT_NAMES = ['chat.message', 'message.status', 'typing.indicator', 'user.status', 'conversation.update',
+  'call.incoming', 'call.accepted', 'call.rejected', 'call.ended', 'error', 'connection.state'];
+
+for (const name of EVENT_NAMES) {
+  bridge.addEventListener(name, (e) => {
+    applyEvent(name, e.detail.data);
     markDirty(); // the last event id moved, even when the store did not change
-  },
-  onReset: (reason) => {
-    console.info(`chatbridge: stream reset (${reason}); reloading the snapshots`);
-    store.clear();
-    loadSnapshots();
-  },
-  onState: (state, retryAt) => {
-    banner.setStream(state, retryAt);
-    // The browser does not say why a stream was refused; GET /connection does (401 without the
-    // API token, ...), and tells the upstream state meanwhile. An unreachable bridge is not an
-    // error here: the banner says so.
-    if (state === 'closed') {
-      api.getConnection().then((c) => store.applyConnection(c), (err) => {
-        if (err.status >= 400 && err.status < 500) showError(`The bridge refused the event stream: ${err.message}`);
-      });
-    }
-  },
+  });
+}
+
+bridge.addEventListener('state', (e) => {
+  const { state, retryAt } = e.detail;
+  banner.setStream(state, retryAt);
+  document.documentElement.dataset.streamRole = bridge.role;
+  // The browser does not say why a stream was refused; GET /connection does (401 without the
+  // API token, ...), and tells the upstream state meanwhile. An unreachable bridge is not an
+  // error here: the banner says so.
+  if (state === 'closed') {
+    bridge.connection().then((c) => store.applyConnection(c), (err) => {
+      if (err.status >= 400 && err.status < 500) showError(`The bridge refused the event stream: ${err.message}`);
+    });
+  }
 });
+
+bridge.addEventListener('reset', (e) => {
+  console.info(`chatbridge: stream reset (${e.detail.reason}); reloading the snapshots`);
+  loading = true;
+  persist.clear();
+  historyLoaded.clear();
+  store.clear();
+});
+
+bridge.addEventListener('snapshot', (e) => applySnapshot(e.detail));
 
 // ---- snapshots ----
 
-/**
- * loadSnapshots loads every snapshot, then (re)opens the stream after them.
- *
- * Which event id to resume from: snapshot ids are opaque strings, so the page cannot pick the
- * smallest. The snapshots are therefore loaded one after the other and the stream resumes after
- * the FIRST one's event_id: it is the oldest, so every event after it is replayed, including
- * events that the later snapshots already reflect. The store applies those idempotently
- * (messages by id and client_message_id, conversations, presence and calls by key, in order), so
- * nothing is lost and nothing is shown twice. A snapshot endpoint that answers 404 (an older
- * bridge) is skipped; with none at all the stream starts with the live events.
- */
-function loadSnapshots() {
-  loading ??= (async () => {
-    stream.close();
-    persist.clear();
-    historyLoaded.clear();
-    const conversationId = store.selected;
-    const steps = [
-      ['conversations', api.getConversations, (s) => store.applyConversations(s.conversations)],
-      ['messages', () => api.getMessages(conversationId), (s) => {
-        store.applyMessages(s.messages);
-        historyLoaded.add(conversationId);
-      }],
-      ['presence', api.getPresence, (s) => store.applyPresence(s.users)],
-      ['calls', api.getCalls, (s) => store.applyCalls(s.calls)],
-    ];
-    let resumeId = '';
-    for (const [what, get, apply] of steps) {
-      try {
-        const snapshot = await get();
-        apply(snapshot);
-        resumeId ||= snapshot.event_id ?? '';
-      } catch (err) {
-        if (!err.notFound) showError(`Could not load the ${what}: ${err.message}`);
-      }
-    }
-    stream.open(resumeId);
-    loading = null;
-  })();
-  return loading;
+/** applySnapshot merges what bridge.load() read; the events that follow it are applied on top. */
+function applySnapshot(snap) {
+  store.applyConversations(snap.conversations);
+  store.applyMessages(snap.messages);
+  historyLoaded.add(snap.conversationId);
+  store.applyPresence(snap.presence);
+  store.applyCalls(snap.calls);
+  for (const { what, error } of snap.errors) showError(`Could not load the ${what}: ${error.message}`);
+  loading = false;
+  markDirty();
+  loadHistory(store.selected); // after a reset the open conversation may not be the loaded one
 }
 
 /** loadHistory merges a conversation's recent messages once, when it is first opened. */
@@ -101,7 +88,7 @@ async function loadHistory(conversationId) {
   if (historyLoaded.has(conversationId)) return;
   historyLoaded.add(conversationId);
   try {
-    const snapshot = await api.getMessages(conversationId);
+    const snapshot = await bridge.messages(conversationId);
     store.applyMessages(snapshot.messages);
   } catch (err) {
     if (err.notFound) return; // a conversation the bridge has not seen yet: nothing to load
@@ -156,7 +143,7 @@ function applyEvent(name, data) {
 
 /** send shows the message at once as pending, then posts it. */
 function send(content) {
-  const id = api.newClientMessageId();
+  const id = newClientMessageId();
   const message = store.addLocal(store.selected, content, id);
   deliver(message);
 }
@@ -165,7 +152,7 @@ function send(content) {
 async function deliver(message) {
   const { conversation_id: conversationId, content, client_message_id: id } = message;
   try {
-    const answer = await api.postMessage(conversationId, content, id);
+    const answer = await bridge.send(conversationId, content, id);
     store.setStatus(id, answer.status, { conversationId, error: 'the chat server refused it' });
   } catch (err) {
     store.setStatus(id, 'failed', { conversationId, error: err.message });
@@ -200,9 +187,9 @@ const callAction = (what, action) => async (callId) => {
 
 const chat = createChatView(store, { select, retry });
 const calls = createCallsView(store, {
-  accept: callAction('accept', api.acceptCall),
-  reject: callAction('reject', api.rejectCall),
-  end: callAction('end', api.endCall),
+  accept: callAction('accept', (id) => bridge.acceptCall(id)),
+  reject: callAction('reject', (id) => bridge.rejectCall(id)),
+  end: callAction('end', (id) => bridge.endCall(id)),
   announce,
 });
 
@@ -269,13 +256,17 @@ function resume(saved) {
   }
   for (const id of Object.keys(saved.state.messages)) historyLoaded.add(id);
   select(fromHash() || store.selected);
-  stream.open(saved.lastEventId);
+  bridge.follow(saved.lastEventId);
   return true;
 }
 
-const saved = persist.load();
-if (!saved || !resume(saved)) {
+/** start loads the snapshots, with the conversation in the address open. */
+async function start() {
   store.select(fromHash() || store.selected); // its messages come with the snapshots
   showInAddress(store.selected);
-  loadSnapshots();
+  loading = true;
+  await bridge.load({ conversationId: store.selected }); // applySnapshot runs on its 'snapshot'
 }
+
+const saved = persist.load();
+if (!saved || !resume(saved)) start();

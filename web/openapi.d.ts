@@ -1129,8 +1129,9 @@ export interface components {
          *        live events: no gap, no duplicate.
          *
          *     Every event is `id: <id>`, `event: <name>`, `data: <one line of JSON>`, then a blank line.
-         *     Ids are opaque, strictly increasing within one bridge process and different across
-         *     restarts; a snapshot's `event_id` is such an id. `event:` is the domain type
+         *     Ids are `<run>-<seq>`: `run` is 8 lowercase base32 characters drawn when the bridge
+         *     starts, `seq` 16 lowercase hex digits, so ids of one run increase strictly and compare
+         *     as strings, and ids of two runs differ; a snapshot's `event_id` is such an id. `event:` is the domain type
          *     (`chat.message`, `call.incoming`, ...) whatever the upstream calls it; `connection.state`
          *     on the `connection` topic; `raw` on the `raw` topic; a topic a profile routes to carries
          *     the upstream's own names with the payload as it came. `data:` is the payload with unknown

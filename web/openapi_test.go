@@ -64,3 +64,24 @@ func TestOpenAPILintsClean(t *testing.T) {
 		t.Errorf("redocly lint reports %d errors and %d warnings: %+v", report.Totals.Errors, report.Totals.Warnings, report.Problems)
 	}
 }
+
+// TestClientTypeChecks: client.js, the modules it imports and its worker type-check with
+// TypeScript (checkJs) against openapi.d.ts, and so does testdata/typecheck/page.js, a page
+// that uses it: event details carry openapi.yaml's types, and its deliberate misuses
+// (@ts-expect-error) are refused.
+func TestClientTypeChecks(t *testing.T) {
+	testparts.NodeModules(t, npmDir)
+	common := []string{"--noEmit", "--allowJs", "--checkJs", "--strict", "false", "--target", "es2022",
+		"--module", "es2022", "--moduleResolution", "bundler"}
+	for _, check := range []struct{ file, lib string }{
+		{filepath.Join("..", "typecheck", "page.js"), "es2022,dom,dom.iterable"},
+		{filepath.Join("..", "..", "client-worker.js"), "es2022,webworker"},
+	} {
+		args := append(append([]string{}, common...), "--lib", check.lib, check.file)
+		cmd := exec.Command(filepath.Join("node_modules", ".bin", "tsc"), args...)
+		cmd.Dir = npmDir
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("tsc %s: %v\n%s", check.file, err, b)
+		}
+	}
+}

@@ -2,7 +2,9 @@
 // JavaScript ES modules, with no build step, embedded in the binary and served by Handler.
 //
 // The page (index.html, app.js and the modules it imports) loads the bridge's snapshots, follows
-// one multi-topic Server-Sent Events stream, and sends through the REST API; see app.js.
+// one multi-topic Server-Sent Events stream, and sends through the REST API; see app.js. Its
+// connection to the bridge is client.js, a module any page can import from the bridge
+// (/client.js, typed by /openapi.d.ts): it shares one stream among all the tabs of the origin.
 package web
 
 import (
@@ -18,7 +20,7 @@ import (
 	"time"
 )
 
-//go:embed index.html app.css favicon.svg *.js
+//go:embed index.html app.css favicon.svg *.js openapi.d.ts
 var files embed.FS
 
 // contentTypes maps the extensions of the embedded files to their Content-Type. It is explicit
@@ -29,6 +31,7 @@ var contentTypes = map[string]string{
 	".css":  "text/css; charset=utf-8",
 	".js":   "text/javascript; charset=utf-8",
 	".svg":  "image/svg+xml",
+	".ts":   "text/plain; charset=utf-8", // openapi.d.ts: read by editors and people, never run
 }
 
 // pagePolicy is the page's Content-Security-Policy: everything from the bridge itself, nothing

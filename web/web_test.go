@@ -64,7 +64,10 @@ func TestHandlerServesTheApp(t *testing.T) {
 		{"/index.html", "index.html", "text/html; charset=utf-8"},
 		{"/app.js", "app.js", "text/javascript; charset=utf-8"},
 		{"/api.js", "api.js", "text/javascript; charset=utf-8"},
-		{"/events.js", "events.js", "text/javascript; charset=utf-8"},
+		{"/client.js", "client.js", "text/javascript; charset=utf-8"},
+		{"/client-worker.js", "client-worker.js", "text/javascript; charset=utf-8"},
+		{"/stream.js", "stream.js", "text/javascript; charset=utf-8"},
+		{"/openapi.d.ts", "openapi.d.ts", "text/plain; charset=utf-8"},
 		{"/app.css", "app.css", "text/css; charset=utf-8"},
 		{"/favicon.svg", "favicon.svg", "image/svg+xml"},
 	}
@@ -165,8 +168,9 @@ func TestHandlerHeadAndRevalidation(t *testing.T) {
 var (
 	// src="..." and href="..." in index.html.
 	htmlRef = regexp.MustCompile(`\b(?:src|href)\s*=\s*"([^"]*)"`)
-	// import ... from './x.js', export ... from './x.js' and import('./x.js') in the modules.
-	jsImport = regexp.MustCompile(`(?:\bfrom\s*|\bimport\s*\(\s*|^import\s+)['"]([^'"]+)['"]`)
+	// import ... from './x.js', export ... from './x.js', import('./x.js') (also as a JSDoc type:
+	// import('./openapi') is openapi.d.ts) and new URL('./x.js', import.meta.url) (a worker).
+	jsImport = regexp.MustCompile(`(?:\bfrom\s*|\bimport\s*\(\s*|^import\s+|\bnew URL\(\s*)['"]([^'"]+)['"]`)
 )
 
 // TestIndexReferencesEmbeddedFiles checks that the page loads nothing that is not embedded (no
@@ -180,6 +184,9 @@ func TestIndexReferencesEmbeddedFiles(t *testing.T) {
 			return // a link inside the page
 		}
 		name := strings.TrimPrefix(target, "./")
+		if path.Ext(name) == "" {
+			name += ".d.ts" // a JSDoc type import
+		}
 		if strings.Contains(target, ":") || strings.HasPrefix(target, "/") || strings.Contains(name, "/") {
 			t.Errorf("%s references %q: only files beside index.html, by relative name", from, target)
 			return
