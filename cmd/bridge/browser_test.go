@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
@@ -29,12 +30,21 @@ const (
 	chromiumPath = "/usr/bin/chromium" // Debian's; CI runs `apt-get install -y chromium`
 	// browserBound bounds the whole browser session and stepBound each wait in it: a hang
 	// fails the test instead of hanging it. Neither is a timing assertion.
-	browserBound = 60 * time.Second
+	browserBound = 120 * time.Second
 	stepBound    = 15 * time.Second
 	// botPace keeps ada's "is typing" on screen for 1.5 paces, long enough for the page to
 	// render it between the typing.indicator and her reply even on a busy machine.
 	botPace = 200 * time.Millisecond
 )
+
+// requireChromium skips (or, in CI, fails) a browser test where Chromium is missing, before
+// the test starts anything else.
+func requireChromium(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		testparts.Missing(t, "Chromium at "+chromiumPath, "apt-get install -y chromium")
+	}
+}
 
 // newBotUpstream is newUpstream with the demo bots (ada, bob, cy) available: startBots
 // runs them.
@@ -66,8 +76,9 @@ func startBots(t *testing.T, d *demo.Server) (stop func()) {
 
 // tab is the browser tab a test drives.
 type tab struct {
-	t   *testing.T
-	ctx context.Context
+	t     *testing.T
+	ctx   context.Context
+	close func() // closes the tab (openTab's tabs only)
 
 	mu         sync.Mutex
 	exceptions []string // uncaught exceptions of the page
@@ -77,6 +88,7 @@ type tab struct {
 // closed, and every goroutine of chromedp ended, when the test ends.
 func newTab(t *testing.T) *tab {
 	t.Helper()
+	requireChromium(t)
 	profile := t.TempDir() // removed after the browser stopped (cleanups run last-in first-out)
 	bound, cancelBound := context.WithTimeout(context.Background(), browserBound)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -95,7 +107,7 @@ func newTab(t *testing.T) *tab {
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(bound, opts...)
 	ctx, cancelTab := chromedp.NewContext(allocCtx)
 	b := &tab{t: t, ctx: ctx}
-	consoleDone := make(chan struct{})
+	var consoleDone <-chan struct{}
 	t.Cleanup(func() {
 		closing, cancel := context.WithTimeout(ctx, 10*time.Second)
 		if err := chromedp.Cancel(closing); err != nil {
@@ -105,15 +117,48 @@ func newTab(t *testing.T) *tab {
 		cancelTab() // waits until the browser process is gone
 		cancelAlloc()
 		cancelBound()
-		<-consoleDone
+		if consoleDone != nil {
+			<-consoleDone
+		}
 	})
 	if err := chromedp.Do(ctx); err != nil { // starts the browser and opens the tab
-		close(consoleDone)
 		t.Fatalf("start %s: %v", chromiumPath, err)
 	}
-	console := chromedp.Console(ctx)
+	consoleDone = b.watchConsole()
+	return b
+}
+
+// openTab opens another tab (in a window of its own, so that it is never a hidden tab) in b's
+// browser. It closes with close, or when the test ends.
+func (b *tab) openTab() *tab {
+	b.t.Helper()
+	ctx, cancel := chromedp.NewContext(b.ctx)
+	nt := &tab{t: b.t, ctx: ctx}
+	if err := chromedp.Do(ctx); err != nil {
+		cancel()
+		b.t.Fatalf("open a tab: %v", err)
+	}
+	done := nt.watchConsole()
+	nt.close = sync.OnceFunc(func() {
+		closing, stop := context.WithTimeout(ctx, 10*time.Second)
+		defer stop()
+		if err := chromedp.Cancel(closing); err != nil {
+			b.t.Logf("closing a tab: %v", err)
+		}
+		cancel()
+		<-done
+	})
+	b.t.Cleanup(nt.close)
+	return nt
+}
+
+// watchConsole logs the page's console and keeps its uncaught exceptions, until the tab
+// closes; the channel closes then.
+func (b *tab) watchConsole() <-chan struct{} {
+	done := make(chan struct{})
+	console := chromedp.Console(b.ctx)
 	go func() { // ends when ctx does
-		defer close(consoleDone)
+		defer close(done)
 		for m, err := range console {
 			if err != nil {
 				return
@@ -123,10 +168,20 @@ func newTab(t *testing.T) *tab {
 				b.exceptions = append(b.exceptions, m.Text)
 				b.mu.Unlock()
 			}
-			t.Logf("page console: %s", m)
+			b.t.Logf("page console: %s", m)
 		}
 	}()
-	return b
+	return done
+}
+
+// noExceptions fails the test for every uncaught exception the page had.
+func (b *tab) noExceptions() {
+	b.t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, e := range b.exceptions {
+		b.t.Errorf("uncaught exception in the page: %s", e)
+	}
 }
 
 // run runs steps, failing the test with what it was doing and the page's state on an error.
@@ -166,6 +221,9 @@ func (b *tab) fatal(what string, err error) {
 // may evaluate anyway).
 func waitJS[T any](b *tab, what, fn string, args ...any) T {
 	b.t.Helper()
+	if args == nil {
+		args = []any{} // spread as no argument, not as null
+	}
 	encoded, err := json.Marshal(args)
 	if err != nil {
 		b.t.Fatal(err)
@@ -235,6 +293,15 @@ func messageSel(clientID, status string) string {
 	return `[data-testid=message][data-client-message-id="` + clientID + `"][data-status=` + status + `]`
 }
 
+// colorScheme has the page see prefers-color-scheme as scheme ("light" or "dark").
+func colorScheme(scheme string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
+		return err
+	})
+}
+
 // connectionIs waits until the banner shows the upstream state word.
 func (b *tab) connectionIs(state string) {
 	b.t.Helper()
@@ -248,9 +315,7 @@ func (b *tab) connectionIs(state string) {
 }
 
 func TestBrowserChat(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		testparts.Missing(t, "Chromium at "+chromiumPath, "apt-get install -y chromium")
-	}
+	requireChromium(t)
 	up, upURL := newBotUpstream(t)
 	br := startBridge(t, nil, fastArgs(upURL)...)
 	page := newTab(t) // closed before the bridge stops
@@ -264,6 +329,7 @@ func TestBrowserChat(t *testing.T) {
 	id := page.send("hello from the browser")
 	sent = append(sent, id)
 	page.visible("hello delivered", messageSel(id, "delivered")+`[data-message-id]`)
+	page.accessible("after a send")
 
 	// 3. With the bots running, ada types and answers.
 	stopBots := startBots(t, up)
@@ -291,6 +357,7 @@ func TestBrowserChat(t *testing.T) {
 	id = page.send("sent while reconnecting")
 	sent = append(sent, id)
 	page.visible("the message queued", messageSel(id, "queued"))
+	page.accessible("during an outage")
 	up.SetReject(0, 0)
 	page.connectionIs("connected")
 	page.visible("the queued message delivered", messageSel(id, "delivered"))
@@ -303,6 +370,8 @@ func TestBrowserChat(t *testing.T) {
 		t.Fatal(err)
 	}
 	notice := `[data-testid=call-notice][data-call-id="` + callID + `"]`
+	page.visible("the incoming call", notice+`[data-state=incoming] [data-testid=call-accept]`)
+	page.accessible("an incoming call")
 	page.run("accept the call", chromedp.Click(chromedp.CSS(notice+`[data-state=incoming] [data-testid=call-accept]`)))
 	ctx, cancel := context.WithTimeout(t.Context(), stepBound)
 	defer cancel()
@@ -315,6 +384,9 @@ func TestBrowserChat(t *testing.T) {
 		t.Fatalf("the chat server got no call.accept for %s: %v", callID, err)
 	}
 	page.visible("the call accepted", notice+`[data-state=accepted] [data-testid=call-end]`)
+	page.run("prefer a dark scheme", colorScheme("dark"))
+	page.accessible("an accepted call, dark scheme")
+	page.run("back to the light scheme", colorScheme("light"))
 
 	// The picture for the README, with the bots back online.
 	startBots(t, up)
@@ -335,11 +407,7 @@ func TestBrowserChat(t *testing.T) {
 			t.Errorf("message %s: the chat server received %d frames and keeps %d messages, want 1 and 1", id, frames[id], kept[id])
 		}
 	}
-	page.mu.Lock()
-	defer page.mu.Unlock()
-	for _, e := range page.exceptions {
-		t.Errorf("uncaught exception in the page: %s", e)
-	}
+	page.noExceptions()
 }
 
 // saveScreenshot saves a PNG of the page in the test's temporary directory, and also at
