@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -56,7 +57,7 @@ func decodeBody(r *http.Request, dst any, allowEmpty bool) *Problem {
 	if err := dec.Decode(dst); err != nil {
 		return newProblem(http.StatusBadRequest, "malformed-body", describeJSONError(err))
 	}
-	if _, err := dec.Token(); err != io.EOF {
+	if len(bytes.TrimSpace(body[dec.InputOffset():])) != 0 {
 		return newProblem(http.StatusBadRequest, "malformed-body", "the body holds data after the JSON object")
 	}
 	// encoding/json matches keys without regard to case and lets the last of two win; the
@@ -113,10 +114,23 @@ func checkMembers(body []byte, dst any) (lone []string, p *Problem) {
 	return lone, nil
 }
 
+// fieldNamesOf caches fieldNames by type: reflect.Type -> map[string]bool (read only).
+var fieldNamesOf sync.Map
+
 // fieldNames is the set of JSON names of the fields of the struct dst points to.
 func fieldNames(dst any) map[string]bool {
-	names := map[string]bool{}
 	t := reflect.TypeOf(dst)
+	if names, ok := fieldNamesOf.Load(t); ok {
+		return names.(map[string]bool)
+	}
+	names := jsonNames(t)
+	fieldNamesOf.Store(t, names)
+	return names
+}
+
+// jsonNames reads the JSON names of a struct type's fields (through pointers).
+func jsonNames(t reflect.Type) map[string]bool {
+	names := map[string]bool{}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}

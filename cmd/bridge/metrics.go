@@ -141,6 +141,8 @@ var (
 	descSent        = desc("bridge_upstream_frames_sent_total", "Frames written upstream by type (heartbeat pings not included).", "type")
 	descOutbox      = desc("bridge_outbox_messages", "Messages waiting for the upstream (queued, or sent and not yet echoed).")
 	descOutboxAge   = desc("bridge_outbox_oldest_message_age_seconds", "Age of the oldest message waiting in the outbox (0 when empty).")
+	descCommits     = desc("bridge_outbox_commits_total", "Transactions committed to the --state-dir file (one fsync each).")
+	descChanges     = desc("bridge_outbox_committed_changes_total", "Changes those transactions held: stored messages and status changes (changes / commits is the group size).")
 	descSubscribers = desc("bridge_sse_subscribers", "Open SSE streams that include each topic.", "topic")
 	descDelivered   = desc("bridge_sse_events_delivered_total", "Events written to SSE streams.")
 	descCut         = desc("bridge_sse_subscribers_cut_total", "SSE streams cut off for falling behind.")
@@ -205,6 +207,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		age = now.Sub(oldest).Seconds()
 	}
 	gauge(descOutboxAge, age)
+	cs := ob.CommitStats()
+	counter(descCommits, float64(cs.Commits))
+	counter(descChanges, float64(cs.Changes))
 
 	ss := c.api.Stats()
 	for _, t := range sortedKeys(ss.Subscribers) {

@@ -55,6 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&p.Posters, "posters", 0, "(c) concurrent POST clients (default 50)")
 	fs.IntVar(&p.Frames, "frames", 0, "(e) events published before the storm (default 2000)")
 	fs.IntVar(&p.Back, "back", 0, "(e) how many events back the storm resumes (default 1000)")
+	fs.BoolVar(&p.Memory, "memory", false, "(c) run the bridge without --state-dir (the outbox in memory only)")
 	fs.IntVar(&p.Repeat, "repeat", 0, "(d) pairs of runs without and with the stalled subscriber; medians compared (default 3)")
 	jsonFile := fs.String("json", "", "write the JSON report to this file")
 	mdFile := fs.String("markdown", "", "write the Markdown report to this file")

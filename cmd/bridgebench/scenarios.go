@@ -35,7 +35,8 @@ type params struct {
 	Posters     int
 	Frames      int // (e): events published before the storm
 	Back        int // (e): how far back the storm resumes
-	Repeat      int // (d): pairs of runs (without, then with the stalled one); the median p99 is compared
+	Repeat      int  // (d): pairs of runs (without, then with the stalled one); the median p99 is compared
+	Memory      bool // (c): no --state-dir
 }
 
 func (b *bench) logf(format string, args ...any) {
@@ -49,10 +50,15 @@ func (b *bench) prefix(name string) string {
 
 // withTarget starts the named target, runs f on it and stops it.
 func (b *bench) withTarget(ctx context.Context, name string, f func(*target) error) error {
+	return b.withTargetOpt(ctx, name, b.opt, f)
+}
+
+// withTargetOpt is withTarget with other options for the bridge.
+func (b *bench) withTargetOpt(ctx context.Context, name string, opt targetOptions, f func(*target) error) error {
 	var t *target
 	var err error
 	if name == "bridge" {
-		t, err = startBridge(ctx, b.opt, b.upstream)
+		t, err = startBridge(ctx, opt, b.upstream)
 	} else {
 		t, err = startFloor(ctx, b.upstream)
 	}

@@ -35,6 +35,8 @@ type targetOptions struct {
 	bridgeBin  string // the bridge binary; empty builds it
 	bridgeAddr string // a running bridge; empty starts one
 	maxStreams int
+	stateDir   string // --state-dir of the bridge; empty: memory only
+	outbox     int    // --outbox of the bridge; 0: its default
 }
 
 // startBridge starts `bridge` on a free loopback port, connected to upstream as demo-user, and
@@ -50,6 +52,12 @@ func startBridge(ctx context.Context, opt targetOptions, upstream string) (*targ
 	}
 	cmd := exec.Command(opt.bridgeBin, "--listen", addr, "--upstream", upstream, "--token", "demo-token",
 		"--log-level", "warn", "--max-streams", strconv.Itoa(opt.maxStreams))
+	if opt.stateDir != "" {
+		cmd.Args = append(cmd.Args, "--state-dir", opt.stateDir)
+	}
+	if opt.outbox > 0 {
+		cmd.Args = append(cmd.Args, "--outbox", strconv.Itoa(opt.outbox))
+	}
 	return startChild(ctx, "bridge", cmd, addr, "/events/messages", "/readyz")
 }
 

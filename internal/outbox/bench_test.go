@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -56,5 +57,34 @@ func BenchmarkSubmit(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkSubmitDurableParallel: Submits from 50 goroutines into an outbox with Dir, as
+// concurrent POSTs arrive; they share commits (commit.go). It reports how many messages each
+// commit held.
+func BenchmarkSubmitDurableParallel(b *testing.B) {
+	o, err := Open(Config{Sender: instantSender{}, Capacity: b.N + 1, Dir: b.TempDir()})
+	if err != nil {
+		b.Fatalf("Open: %v", err)
+	}
+	defer func() { _, _ = o.Close() }()
+	var next atomic.Int64
+	b.SetParallelism(25) // x GOMAXPROCS goroutines
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		m := Message{ConversationID: "general", Content: "hello from the benchmark"}
+		for pb.Next() {
+			m.ClientMessageID = strconv.FormatInt(next.Add(1), 10)
+			if _, err := o.Submit(context.Background(), m); err != nil {
+				b.Errorf("Submit: %v", err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	if cs := o.CommitStats(); cs.Commits > 0 {
+		b.ReportMetric(float64(cs.Changes)/float64(cs.Commits), "msgs/commit")
 	}
 }

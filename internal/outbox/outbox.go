@@ -186,37 +186,41 @@ var (
 )
 
 // Outbox is the queue of accepted messages. Create it with Open. All its
-// methods are safe for concurrent use; Run is its only goroutine.
+// methods are safe for concurrent use; Run is its flusher, and with Dir a
+// committer goroutine (commit.go) writes the state file until Close.
 type Outbox struct {
 	cfg   Config
 	log   *slog.Logger
 	store *store // nil in memory-only mode
 
 	// wmu serialises mutations that persist (Submit, Ack, Fail, Close), so the
-	// disk order is the memory order; it is taken before mu, and never held by
-	// the flusher. Reads and the flusher only take mu.
-	wmu sync.Mutex
+	// disk order (the order of the committer's ops) is the memory order; it is
+	// taken before mu, and never held by the flusher. Reads and the flusher only
+	// take mu. Nobody holds it across a commit.
+	wmu     sync.Mutex
+	commits *committer // with Dir
 
 	mu        sync.Mutex
-	q         queue         // waiting messages in Submit order
-	done      memory        // remembered delivered/failed ids
-	cursor    *entry        // next entry to write on this connection; nil = caught up
-	gen       uint64        // connection generation: bumped on every connect and disconnect
-	unacked   int           // entries written on generation gen, not yet acknowledged, in the window
-	inflight  []*entry      // those entries, in write order (removed or stale ones skipped lazily)
-	probe     *entry        // a suspect written alone on generation gen, awaiting its acknowledgement
-	connected bool          // the latest SetConnected
-	running   bool          // Run is active
-	ran       bool          // a Run has returned and none is active: nobody flushes
-	closed    bool          // Close was called
-	stalled   bool          // a write failed on generation stallGen; wait for a change
-	stallGen  uint64        // generation of the failed write
-	writing   bool          // the flusher is inside SendMessage
-	idle      sync.Cond     // on mu: signalled when writing ends
-	halt      chan struct{} // closed whenever the flusher cannot write (wakes Submit waiters)
-	halted    bool          // halt is closed
-	wake      chan struct{} // buffered 1: pokes the flusher
-	closedCh  chan struct{} // closed by Close
+	q         queue          // waiting messages in Submit order
+	pending   map[string]*op // with Dir: Submits whose message is being committed, by id
+	done      memory         // remembered delivered/failed ids
+	cursor    *entry         // next entry to write on this connection; nil = caught up
+	gen       uint64         // connection generation: bumped on every connect and disconnect
+	unacked   int            // entries written on generation gen, not yet acknowledged, in the window
+	inflight  []*entry       // those entries, in write order (removed or stale ones skipped lazily)
+	probe     *entry         // a suspect written alone on generation gen, awaiting its acknowledgement
+	connected bool           // the latest SetConnected
+	running   bool           // Run is active
+	ran       bool           // a Run has returned and none is active: nobody flushes
+	closed    bool           // Close was called
+	stalled   bool           // a write failed on generation stallGen; wait for a change
+	stallGen  uint64         // generation of the failed write
+	writing   bool           // the flusher is inside SendMessage
+	idle      sync.Cond      // on mu: signalled when writing ends
+	halt      chan struct{}  // closed whenever the flusher cannot write (wakes Submit waiters)
+	halted    bool           // halt is closed
+	wake      chan struct{}  // buffered 1: pokes the flusher
+	closedCh  chan struct{}  // closed by Close
 
 	ups updates // OnUpdate delivery, in order
 
@@ -266,6 +270,7 @@ func Open(cfg Config) (*Outbox, error) {
 		cfg:      cfg,
 		log:      log,
 		q:        newQueue(),
+		pending:  make(map[string]*op),
 		done:     newMemory(cfg.Remember),
 		halt:     make(chan struct{}),
 		wake:     make(chan struct{}, 1),
@@ -292,6 +297,7 @@ func Open(cfg Config) (*Outbox, error) {
 	if n := o.q.len(); n > 0 {
 		log.Info("outbox loaded", "queued", n, "remembered", o.done.len())
 	}
+	o.startCommitter()
 	return o, nil
 }
 
@@ -316,6 +322,7 @@ func (o *Outbox) Close() (lost int, err error) {
 	}
 	o.mu.Unlock()
 	if o.store != nil {
+		o.commits.stop() // what is enqueued is committed first
 		if err := o.store.close(); err != nil {
 			return 0, fmt.Errorf("close outbox: %w", err)
 		}

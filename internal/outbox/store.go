@@ -28,8 +28,8 @@ var (
 	bucketDone  = []byte("done")  // seq -> Update (JSON, no Content): remembered, oldest first
 )
 
-// store is the bbolt file behind an Outbox with Dir. Its methods are called
-// with Outbox.wmu held, which serialises them (bbolt allows one writer).
+// store is the bbolt file behind an Outbox with Dir. After Open only the committer (commit.go)
+// calls it, so its writes are serialised (bbolt allows one writer).
 type store struct {
 	db       *bolt.DB
 	remember int
@@ -81,6 +81,7 @@ func openStore(dir string, remember int, log *slog.Logger) (*store, loaded, erro
 	var file *os.File // bbolt's, so that it can be closed when bbolt panics while opening
 	err := guard(path, func() (err error) {
 		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout,
+			NoFreelistSync: true, FreelistType: bolt.FreelistMapType,
 			OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
 				f, err := os.OpenFile(name, flag, perm)
 				file = f
@@ -186,46 +187,43 @@ func (s *store) load(tx *bolt.Tx, l *loaded) error {
 	return s.trim(d)
 }
 
-// add commits m at the end of the queue and returns its key.
-func (s *store) add(m Message) (uint64, error) {
-	v, err := json.Marshal(m)
-	if err != nil {
-		return 0, err
-	}
-	var seq uint64
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketQueue)
-		seq, err = b.NextSequence()
-		if err != nil {
-			return err
-		}
-		return b.Put(key(seq), v)
-	})
-	return seq, err
-}
-
-// finish removes the message with key seq from the queue and remembers u, in
-// one transaction, forgetting the oldest remembered beyond the bound.
-func (s *store) finish(seq uint64, u Update) error {
-	u.Message.Content = ""
-	v, err := json.Marshal(u)
-	if err != nil {
-		return err
-	}
+// commit writes a group of ops in one transaction (one fsync): each added message at the end of
+// the queue (its op's seq is set to its key), each status change as the removal of its queued
+// key and a remembered record, forgetting the oldest remembered beyond the bound.
+func (s *store) commit(group []*op) error {
 	n := s.doneN
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketQueue).Delete(key(seq)); err != nil {
-			return err
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		q, d := tx.Bucket(bucketQueue), tx.Bucket(bucketDone)
+		for _, p := range group {
+			if p.add != nil {
+				seq, err := q.NextSequence()
+				if err != nil {
+					return err
+				}
+				p.seq = seq
+				if err := q.Put(key(seq), p.v); err != nil {
+					return err
+				}
+				continue
+			}
+			u := p.upd
+			u.Message.Content = ""
+			v, err := json.Marshal(u)
+			if err != nil {
+				return err
+			}
+			if err := q.Delete(key(p.seq)); err != nil {
+				return err
+			}
+			dseq, err := d.NextSequence()
+			if err != nil {
+				return err
+			}
+			if err := d.Put(key(dseq), v); err != nil {
+				return err
+			}
+			s.doneN++
 		}
-		d := tx.Bucket(bucketDone)
-		dseq, err := d.NextSequence()
-		if err != nil {
-			return err
-		}
-		if err := d.Put(key(dseq), v); err != nil {
-			return err
-		}
-		s.doneN++
 		return s.trim(d)
 	})
 	if err != nil {

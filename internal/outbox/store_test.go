@@ -138,8 +138,8 @@ const crashDirEnv = "OUTBOX_TEST_CRASH_DIR"
 
 // TestSurvivesSIGKILL runs a bridge-like child process that accepts messages
 // (and acknowledges some), kills it with SIGKILL, and opens its state dir:
-// every accepted, unacknowledged message is there, in order, and the
-// acknowledged ones are remembered.
+// every accepted, unacknowledged message is there, in order, and the ones
+// reported delivered are remembered.
 func TestSurvivesSIGKILL(t *testing.T) {
 	if dir := os.Getenv(crashDirEnv); dir != "" {
 		crashChild(dir)
@@ -188,10 +188,15 @@ func TestSurvivesSIGKILL(t *testing.T) {
 	}
 }
 
-// crashChild accepts 50 messages, acknowledges the first 10, reports, and
-// waits to be killed.
+// crashChild accepts 50 messages, acknowledges the first 10, reports once
+// the 10 are reported delivered, and waits to be killed.
 func crashChild(dir string) {
-	o, err := Open(Config{Sender: nopSender{}, Dir: dir})
+	delivered := make(chan struct{}, 50)
+	o, err := Open(Config{Sender: nopSender{}, Dir: dir, OnUpdate: func(u Update) {
+		if u.Status == StatusDelivered {
+			delivered <- struct{}{}
+		}
+	}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
@@ -206,6 +211,9 @@ func crashChild(dir string) {
 	}
 	for i := range 10 {
 		o.Ack("k" + strconv.Itoa(i))
+	}
+	for range 10 {
+		<-delivered // reported delivered: stored as delivered
 	}
 	fmt.Println("accepted 50")
 	time.Sleep(time.Hour) // killed long before

@@ -13,7 +13,8 @@ import (
 // returns its current status (queued, sent, delivered or failed) and nil, and
 // sends nothing more (m's other fields are ignored). Else, when Capacity messages wait, it
 // returns ErrFull. Else it stores m (with Dir: committed and fsynced before
-// Submit returns; a zero AcceptedAt is set to now), emits the queued Update and
+// Submit returns, in one transaction with the Submits that arrive meanwhile, see
+// commit.go; a zero AcceptedAt is set to now), emits the queued Update and
 // wakes the flusher. Then, while the upstream is connected and Run is active,
 // it waits until the flusher has written m (StatusSent), the connection went
 // down, Close was called, Run returned or ctx ended (StatusQueued; m stays
@@ -32,55 +33,91 @@ func (o *Outbox) Submit(ctx context.Context, m Message) (Status, error) {
 	}
 	o.wmu.Lock()
 	o.mu.Lock()
+	for {
+		p := o.pending[m.ClientMessageID]
+		if p == nil {
+			break
+		}
+		// The same id is being committed for another Submit: its outcome decides.
+		o.mu.Unlock()
+		o.wmu.Unlock()
+		<-p.done
+		o.wmu.Lock()
+		o.mu.Lock()
+	}
 	st, known, err := o.admitLocked(m.ClientMessageID)
-	o.mu.Unlock()
 	if known || err != nil {
+		o.mu.Unlock()
 		o.wmu.Unlock()
 		return st, err
 	}
 
 	e := &entry{msg: m, status: StatusQueued}
-	if o.store != nil {
-		seq, err := o.store.add(m)
+	var w wait
+	if o.store == nil {
+		w = o.pushLocked(e)
+		o.mu.Unlock()
+		o.wmu.Unlock()
+		o.poke()
+		o.ups.deliver()
+	} else {
+		p, err := addOp(e)
 		if err != nil {
+			o.mu.Unlock()
 			o.wmu.Unlock()
 			return "", fmt.Errorf("store message %s: %w: %w", m.ClientMessageID, ErrStorage, err)
 		}
-		e.seq = seq
+		o.pending[m.ClientMessageID] = p
+		o.mu.Unlock()
+		o.commits.enqueue(p)
+		o.wmu.Unlock()
+		<-p.done // the committer queued it (or could not store it)
+		if p.err != nil {
+			return "", p.err
+		}
+		w = p.wait
 	}
+	return o.awaitWrite(ctx, e, w), nil
+}
 
-	o.mu.Lock()
+// wait is what a Submit waits on after its message joined the queue: written is closed when
+// the flusher wrote it, halt when the flusher cannot write; both nil when Submit does not wait.
+type wait struct{ written, halt chan struct{} }
+
+// pushLocked adds a new message at the end of the queue with its queued Update, and decides
+// whether its Submit waits for the write: when the flusher can write it without waiting for
+// acknowledgements. That is decided here, before the flusher can take it.
+func (o *Outbox) pushLocked(e *entry) wait {
 	o.q.push(e)
 	if o.cursor == nil {
 		o.cursor = e
 	}
-	o.ups.queue(Update{Message: m, Status: StatusQueued})
-	live := !o.halted && o.writableSoonLocked(e)
-	var written, halt chan struct{}
-	if live {
-		e.waitCh = make(chan struct{})
-		written, halt = e.waitCh, o.halt
+	o.ups.queue(Update{Message: e.msg, Status: StatusQueued})
+	if o.halted || !o.writableSoonLocked(e) {
+		return wait{}
 	}
-	o.mu.Unlock()
-	o.wmu.Unlock()
-	o.poke()
-	o.ups.deliver()
-	if !live {
-		return StatusQueued, nil
-	}
+	e.waitCh = make(chan struct{})
+	return wait{written: e.waitCh, halt: o.halt}
+}
 
+// awaitWrite waits, when w says so, until the flusher wrote e (StatusSent), or the connection
+// went down, Close was called, Run returned or ctx ended (StatusQueued).
+func (o *Outbox) awaitWrite(ctx context.Context, e *entry, w wait) Status {
+	if w.written == nil {
+		return StatusQueued
+	}
 	select {
-	case <-written:
-	case <-halt:
+	case <-w.written:
+	case <-w.halt:
 	case <-ctx.Done():
 	}
 	o.mu.Lock()
-	st = e.status
+	st := e.status
 	o.mu.Unlock()
 	if st == StatusQueued {
-		return StatusQueued, nil
+		return StatusQueued
 	}
-	return StatusSent, nil
+	return StatusSent
 }
 
 // writableSoonLocked reports whether the flusher can write e without waiting for an
@@ -114,7 +151,7 @@ func (o *Outbox) admitLocked(id string) (st Status, known bool, err error) {
 	if u, ok := o.lookupLocked(id); ok {
 		return u.Status, true, nil
 	}
-	if o.q.len() >= o.cfg.Capacity {
+	if o.q.len()+len(o.pending) >= o.cfg.Capacity {
 		return "", false, ErrFull
 	}
 	return "", false, nil
@@ -169,23 +206,6 @@ func (o *Outbox) finish(id string, st Status, reason string) bool {
 		return false
 	}
 	u := Update{Message: e.msg, Status: st, Error: reason}
-	o.mu.Unlock()
-
-	if o.store != nil {
-		err := o.store.finish(e.seq, u)
-		if err != nil && o.storeFailing.CompareAndSwap(false, true) {
-			// The message was delivered (or refused) all the same: memory
-			// follows the upstream. After a restart it is resent once more,
-			// which the upstream de-duplicates. Said once per episode.
-			o.log.Error("outbox: could not store a status change; later ones are not logged until one is stored again",
-				"err", err, "client_message_id", id, "status", st)
-		}
-		if err == nil && o.storeFailing.CompareAndSwap(true, false) {
-			o.log.Info("outbox: status changes are stored again")
-		}
-	}
-
-	o.mu.Lock()
 	if st == StatusDelivered && e.status == StatusQueued {
 		o.ups.queue(Update{Message: e.msg, Status: StatusSent, Attempt: max(e.attempts, 1)})
 	}
@@ -202,8 +222,15 @@ func (o *Outbox) finish(id string, st Status, reason string) bool {
 	e.status = st
 	e.wakeWaiter()
 	o.done.add(u)
-	o.ups.queue(u)
+	if o.store == nil {
+		o.ups.queue(u)
+	}
 	o.mu.Unlock()
+	if o.store != nil {
+		// Stored with the next group; its Update is emitted once it is, so that a message
+		// reported delivered is remembered so on disk (commit.go).
+		o.commits.enqueue(&op{seq: e.seq, upd: u})
+	}
 	o.wmu.Unlock()
 	o.poke()
 	o.ups.deliver()
