@@ -12,14 +12,21 @@ import (
 // its context end. serveStream lifts the deadline for its stream.
 func (s *Server) bound(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if headerSize(r) > s.cfg.MaxHeaderBytes {
-			writeProblem(w, newProblem(http.StatusRequestHeaderFieldsTooLarge, "header-too-large",
-				fmt.Sprintf("the request header is larger than %d bytes", s.cfg.MaxHeaderBytes)))
-			return
+		if s.boundRequest(w, r) { // apart, so that its frame is not on a stream's resting stack
+			next.ServeHTTP(w, r)
 		}
-		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.RequestTimeout))
-		next.ServeHTTP(w, r)
 	})
+}
+
+// boundRequest answers 431 for a header too large (false), or sets the read deadline (true).
+func (s *Server) boundRequest(w http.ResponseWriter, r *http.Request) bool {
+	if headerSize(r) > s.cfg.MaxHeaderBytes {
+		writeProblem(w, newProblem(http.StatusRequestHeaderFieldsTooLarge, "header-too-large",
+			fmt.Sprintf("the request header is larger than %d bytes", s.cfg.MaxHeaderBytes)))
+		return false
+	}
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.RequestTimeout))
+	return true
 }
 
 // headerSize is the size of a request's header as it came on the wire, near enough: the

@@ -36,7 +36,7 @@ type rig struct {
 // rigOption adjusts the API config before the rig starts.
 type rigOption func(*Config)
 
-func newRig(t *testing.T, opts ...rigOption) *rig {
+func newRig(t testing.TB, opts ...rigOption) *rig {
 	t.Helper()
 	d := demo.New(demo.Config{})
 	mux := http.NewServeMux()
@@ -88,7 +88,7 @@ func newRig(t *testing.T, opts ...rigOption) *rig {
 }
 
 // waitState polls GET /connection until the upstream is in state, within a generous bound.
-func (r *rig) waitState(t *testing.T, state string) {
+func (r *rig) waitState(t testing.TB, state string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for r.client.Status().State != ws.State(state) {

@@ -85,66 +85,75 @@ func NewSecurity(cfg SecurityConfig) (*Security, error) {
 // it removes the token from the request (query, Authorization, cookie) before next sees it.
 func (s *Security) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hostName, hostPort, ok := splitHost(r.Host)
-		if !ok || !(loopbackNames[hostName] || s.hosts[hostName] || s.hosts[joinHost(hostName, hostPort)]) {
-			s.refuse(w, r, newProblem(http.StatusForbidden, "forbidden-host", fmt.Sprintf(
-				"Host %.100q is not allowed: the bridge answers only localhost, 127.0.0.1, [::1] and --allow-host names (DNS-rebinding defence)", r.Host)))
-			return
-		}
-		h := w.Header()
-		h.Add("Vary", "Origin")
-		if origins := r.Header.Values("Origin"); len(origins) > 0 {
-			if len(origins) > 1 || !s.originAllowed(origins[0], hostName, hostPort) {
-				s.refuse(w, r, newProblem(http.StatusForbidden, "forbidden-origin", fmt.Sprintf(
-					"origin %.100q is not allowed: start the bridge with --allow-origin to allow it", strings.Join(origins, ", "))))
-				return
-			}
-			h.Set("Access-Control-Allow-Origin", origins[0])
-			h.Set("Access-Control-Allow-Credentials", "true")
-			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
-				h.Add("Vary", "Access-Control-Request-Method")
-				h.Add("Vary", "Access-Control-Request-Headers")
-				h.Set("Access-Control-Allow-Methods", corsMethods)
-				h.Set("Access-Control-Allow-Headers", corsHeaders)
-				h.Set("Access-Control-Max-Age", corsMaxAge)
-				w.WriteHeader(http.StatusNoContent)
-				return
-			}
-			h.Set("Access-Control-Expose-Headers", "Retry-After")
-		}
-		if !s.tokenOn || r.URL.Path == "/healthz" {
+		// The checks run in a function of their own: its large frame is gone while next runs,
+		// which keeps an idle stream's stack small (see serveStream).
+		if r = s.admit(w, r); r != nil {
 			next.ServeHTTP(w, r)
-			return
 		}
-		authorized, queryToken := s.authorized(r)
-		if !authorized {
-			challenge := `Bearer realm="chatbridge"`
-			if presentsToken(r) {
-				challenge += `, error="invalid_token"`
-			}
-			h.Set("WWW-Authenticate", challenge)
-			s.refuse(w, r, newProblem(http.StatusUnauthorized, "unauthorized",
-				"a valid API token is required: send Authorization: Bearer TOKEN, the access_token query parameter or the chatbridge_token cookie"))
-			return
-		}
-		rest := withoutParam(r.URL.RawQuery, tokenQuery)
-		if queryToken != "" && r.Method == http.MethodGet && r.URL.Path == "/" {
-			// The web app's entry: trade the token in the address bar for the cookie, and
-			// drop it from the address (and so from the history and any Referer).
-			http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: cookieValue(queryToken),
-				Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
-			h.Set("Cache-Control", "no-store")
-			h.Set("Referrer-Policy", "no-referrer")
-			target := "/"
-			if rest != "" {
-				target += "?" + rest
-			}
-			h.Set("Location", target)
-			w.WriteHeader(http.StatusSeeOther)
-			return
-		}
-		next.ServeHTTP(w, withoutToken(r, rest))
 	})
+}
+
+// admit runs the checks: it answers a preflight or a refusal itself (and returns nil), or
+// returns the request to hand on, without the API token.
+func (s *Security) admit(w http.ResponseWriter, r *http.Request) *http.Request {
+	hostName, hostPort, ok := splitHost(r.Host)
+	if !ok || !(loopbackNames[hostName] || s.hosts[hostName] || s.hosts[joinHost(hostName, hostPort)]) {
+		s.refuse(w, r, newProblem(http.StatusForbidden, "forbidden-host", fmt.Sprintf(
+			"Host %.100q is not allowed: the bridge answers only localhost, 127.0.0.1, [::1] and --allow-host names (DNS-rebinding defence)", r.Host)))
+		return nil
+	}
+	h := w.Header()
+	h.Add("Vary", "Origin")
+	if origins := r.Header.Values("Origin"); len(origins) > 0 {
+		if len(origins) > 1 || !s.originAllowed(origins[0], hostName, hostPort) {
+			s.refuse(w, r, newProblem(http.StatusForbidden, "forbidden-origin", fmt.Sprintf(
+				"origin %.100q is not allowed: start the bridge with --allow-origin to allow it", strings.Join(origins, ", "))))
+			return nil
+		}
+		h.Set("Access-Control-Allow-Origin", origins[0])
+		h.Set("Access-Control-Allow-Credentials", "true")
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			h.Add("Vary", "Access-Control-Request-Method")
+			h.Add("Vary", "Access-Control-Request-Headers")
+			h.Set("Access-Control-Allow-Methods", corsMethods)
+			h.Set("Access-Control-Allow-Headers", corsHeaders)
+			h.Set("Access-Control-Max-Age", corsMaxAge)
+			w.WriteHeader(http.StatusNoContent)
+			return nil
+		}
+		h.Set("Access-Control-Expose-Headers", "Retry-After")
+	}
+	if !s.tokenOn || r.URL.Path == "/healthz" {
+		return r
+	}
+	authorized, queryToken := s.authorized(r)
+	if !authorized {
+		challenge := `Bearer realm="chatbridge"`
+		if presentsToken(r) {
+			challenge += `, error="invalid_token"`
+		}
+		h.Set("WWW-Authenticate", challenge)
+		s.refuse(w, r, newProblem(http.StatusUnauthorized, "unauthorized",
+			"a valid API token is required: send Authorization: Bearer TOKEN, the access_token query parameter or the chatbridge_token cookie"))
+		return nil
+	}
+	rest := withoutParam(r.URL.RawQuery, tokenQuery)
+	if queryToken != "" && r.Method == http.MethodGet && r.URL.Path == "/" {
+		// The web app's entry: trade the token in the address bar for the cookie, and
+		// drop it from the address (and so from the history and any Referer).
+		http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: cookieValue(queryToken),
+			Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+		h.Set("Cache-Control", "no-store")
+		h.Set("Referrer-Policy", "no-referrer")
+		target := "/"
+		if rest != "" {
+			target += "?" + rest
+		}
+		h.Set("Location", target)
+		w.WriteHeader(http.StatusSeeOther)
+		return nil
+	}
+	return withoutToken(r, rest)
 }
 
 // refuse answers p and logs why, without the query (which may hold a token).

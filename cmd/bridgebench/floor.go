@@ -171,6 +171,7 @@ func (f *floor) serveEvents(w http.ResponseWriter, r *http.Request) {
 // floorStats is the floor's GET /stats.
 type floorStats struct {
 	HeapInuse  uint64 `json:"heap_inuse_bytes"`
+	StackInuse uint64 `json:"stack_inuse_bytes"`
 	Goroutines int    `json:"goroutines"`
 	Connected  bool   `json:"connected"`
 }
@@ -179,7 +180,7 @@ func (f *floor) serveStats(w http.ResponseWriter, _ *http.Request) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms) // like the bridge's Prometheus Go collector: no forced GC
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(floorStats{HeapInuse: ms.HeapInuse, Goroutines: runtime.NumGoroutine(),
+	_ = json.NewEncoder(w).Encode(floorStats{HeapInuse: ms.HeapInuse, StackInuse: ms.StackInuse, Goroutines: runtime.NumGoroutine(),
 		Connected: f.connected.Load()})
 }
 

@@ -117,8 +117,8 @@ func (b *bench) scenarioE(ctx context.Context) (Result, error) {
 	r.add("time until every subscriber caught up", "ms", float64(catchUp.Microseconds())/1000, nil)
 	r.add("time to catch up p50", "ms", p50, nil)
 	r.add("time to catch up p99", "ms", p99, nil)
-	r.check("every subscriber caught up, no gap, no duplicate, within 2 s",
-		caughtUp == n && exact == n && catchUp <= 2*time.Second,
+	r.check("every subscriber caught up, no gap, no duplicate, within 0.5 s",
+		caughtUp == n && exact == n && catchUp <= 500*time.Millisecond,
 		"%d/%d caught up, %d/%d exact, in %v", caughtUp, n, exact, n, catchUp.Round(time.Millisecond))
 	r.Notes = append(r.Notes, "Bridge only: the floor keeps no history, so it cannot resume.",
 		"The clock starts when all N goroutines are released to dial at once; each stops at the newest event.")

@@ -148,6 +148,7 @@ type sample struct {
 	RSS        float64 // bytes
 	CPU        float64 // seconds of user+system time
 	Heap       float64 // Go heap in use, bytes
+	Stack      float64 // goroutine stacks in use, bytes
 	Goroutines float64
 }
 
@@ -166,14 +167,14 @@ func (t *target) read(ctx context.Context) (sample, error) {
 		if err != nil {
 			return s, err
 		}
-		s.Heap, s.Goroutines = float64(st.HeapInuse), float64(st.Goroutines)
+		s.Heap, s.Stack, s.Goroutines = float64(st.HeapInuse), float64(st.StackInuse), float64(st.Goroutines)
 		return s, nil
 	}
 	m, err := t.metrics(ctx)
 	if err != nil {
 		return s, err
 	}
-	s.Heap, s.Goroutines = m["go_memstats_heap_inuse_bytes"], m["go_goroutines"]
+	s.Heap, s.Stack, s.Goroutines = m["go_memstats_heap_inuse_bytes"], m["go_memstats_stack_inuse_bytes"], m["go_goroutines"]
 	return s, nil
 }
 
