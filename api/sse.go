@@ -25,16 +25,19 @@ type filter struct {
 	conversation string
 }
 
-func (f *filter) match(e *hub.Event) bool {
+func (f *filter) has(topic string) bool { return slices.Contains(f.topics, topic) }
+
+// hubFilter is f as the hub's Filter, which Publish tests without a call: the conversation
+// applies to the conversation-scoped topics only.
+func (f *filter) hubFilter() hub.Filter {
+	hf := hub.Filter{Topics: f.topics, Key: f.conversation}
 	for _, t := range f.topics {
-		if t == e.Topic {
-			return f.conversation == "" || e.Key == f.conversation || !chat.ConversationScoped(t)
+		if chat.ConversationScoped(t) {
+			hf.KeyTopics = append(hf.KeyTopics, t)
 		}
 	}
-	return false
+	return hf
 }
-
-func (f *filter) has(topic string) bool { return slices.Contains(f.topics, topic) }
 
 // handleTopicEvents serves GET /events/{topic}.
 func (s *Server) handleTopicEvents() http.Handler {
@@ -151,7 +154,7 @@ func (s *Server) openStream(w http.ResponseWriter, r *http.Request, topics []str
 	if lastID == "" {
 		lastID = r.URL.Query().Get("last_event_id")
 	}
-	sub := s.cfg.Topics.Subscribe(f.match, lastID)
+	sub := s.cfg.Topics.SubscribeTo(f.hubFilter(), lastID)
 	s.stats.opened(topics, lastID != "", sub.Reset() != "")
 	st := &stream{s: s, topics: topics, sub: sub, w: w, rc: http.NewResponseController(w), timeout: s.cfg.StreamWriteTimeout,
 		clientGone: r.Context().Done()}

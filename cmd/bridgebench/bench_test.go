@@ -16,7 +16,8 @@ import (
 // TestMain doubles as the floor's entry point: the benchmark re-executes this binary (here the
 // test binary) in floor mode.
 func TestMain(m *testing.M) {
-	if os.Getenv(floorEnv) == "1" && len(os.Args) > 1 && os.Args[1] == "floor" {
+	if os.Getenv(floorEnv) == "1" && len(os.Args) > 1 && os.Args[1] == "floor" ||
+		os.Getenv(r3labsEnv) == "1" && len(os.Args) > 1 && os.Args[1] == "r3labs" {
 		main()
 		return
 	}

@@ -97,6 +97,38 @@ func (s *sender) send(ctx context.Context, prefix string, n int, rate float64, s
 	return nil
 }
 
+// sendSpread is send over several conversations: message i goes to convs[i % len(convs)], and
+// each conversation's messages are numbered 1, 2, ... on their own, so that a stream filtered to
+// one conversation sees its numbers follow each other.
+func (s *sender) sendSpread(ctx context.Context, prefix string, n int, rate float64, size int, convs []string) error {
+	start := time.Now()
+	seq := make([]int64, len(convs))
+	for i := 0; i < n; i++ {
+		if rate > 0 {
+			if d := time.Until(start.Add(time.Duration(float64(i) / rate * float64(time.Second)))); d > 0 {
+				select {
+				case <-time.After(d):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+		}
+		k := i % len(convs)
+		seq[k]++
+		f := outFrame{Type: "chat.message", Payload: outPayload{ConversationID: convs[k],
+			Content: content(seq[k], time.Now(), size), ClientMessageID: prefix + strconv.Itoa(i)}}
+		b, err := json.Marshal(f)
+		if err != nil {
+			return fmt.Errorf("encode frame %d: %w", i, err)
+		}
+		_ = s.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if err := s.conn.WriteMessage(websocket.TextMessage, b); err != nil {
+			return fmt.Errorf("write frame %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
 // startDemo runs the demo upstream in-process on a loopback port, without bots. The caller
 // must call the returned stop function, which closes the server and waits for it.
 func startDemo() (srv *demo.Server, wsURL string, stop func(), err error) {

@@ -46,13 +46,18 @@ func connectAll(ctx context.Context, t *target, subs []*subscriber, lastID strin
 			return conns, err
 		}
 		conns[i] = c
+		s.event = t.event
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			if !idle {
 				defer c.Close()
 			}
-			if err := s.run(ctx, c, t.addr, t.path, lastID, idle); err != nil {
+			path := t.path
+			if s.path != "" {
+				path = s.path
+			}
+			if err := s.run(ctx, c, t.addr, path, lastID, idle); err != nil {
 				select {
 				case errs <- err:
 				default:
@@ -112,7 +117,7 @@ func (b *bench) fanout(ctx context.Context, t *target, sp fanoutSpec, prefix str
 			return fig, err
 		}
 	}
-	snd, err := dialSender(ctx, b.upstream)
+	snd, err := t.dial(ctx, b.upstream)
 	if err != nil {
 		return fig, err
 	}

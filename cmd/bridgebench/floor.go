@@ -57,22 +57,23 @@ func runFloor(ctx context.Context, args []string, stderr io.Writer) error {
 	hs := &http.Server{Handler: mux}
 	go func() { _ = hs.Serve(ln) }()
 	fmt.Fprintf(stderr, "listening on http://%s\n", ln.Addr())
-	go f.readUpstream(ctx, *upstream, stderr)
+	go readUpstream(ctx, *upstream, stderr, &f.connected, f.publish)
 	<-ctx.Done()
 	return hs.Close()
 }
 
-// readUpstream holds the upstream WebSocket (redialling after a second when it drops) and fans
-// each chat.message out; it pings every 20 s, as the demo closes silent connections.
-func (f *floor) readUpstream(ctx context.Context, upstream string, stderr io.Writer) {
+// readUpstream holds the upstream WebSocket (redialling after a second when it drops) and hands
+// each chat.message's payload to publish; it pings every 20 s, as the demo closes silent
+// connections. connected says whether it is connected. The floor and the r3labs/sse peer use it.
+func readUpstream(ctx context.Context, upstream string, stderr io.Writer, connected *atomic.Bool, publish func([]byte)) {
 	for ctx.Err() == nil {
 		c, _, err := websocket.DefaultDialer.DialContext(ctx, upstream, nil)
 		if err != nil {
-			fmt.Fprintf(stderr, "floor: dial upstream: %v\n", err)
+			fmt.Fprintf(stderr, "dial upstream: %v\n", err)
 			time.Sleep(time.Second)
 			continue
 		}
-		f.connected.Store(true)
+		connected.Store(true)
 		stopPing := make(chan struct{})
 		go func() {
 			t := time.NewTicker(20 * time.Second)
@@ -99,11 +100,11 @@ func (f *floor) readUpstream(ctx context.Context, upstream string, stderr io.Wri
 			if json.Unmarshal(msg, &env) != nil || env.Type != eventChat {
 				continue
 			}
-			f.publish(env.Payload)
+			publish(env.Payload)
 		}
 		stop()
 		close(stopPing)
-		f.connected.Store(false)
+		connected.Store(false)
 		_ = c.Close()
 	}
 }
@@ -176,12 +177,15 @@ type floorStats struct {
 	Connected  bool   `json:"connected"`
 }
 
-func (f *floor) serveStats(w http.ResponseWriter, _ *http.Request) {
+func (f *floor) serveStats(w http.ResponseWriter, _ *http.Request) { serveStats(w, &f.connected) }
+
+// serveStats answers GET /stats of the floor and of the r3labs/sse peer.
+func serveStats(w http.ResponseWriter, connected *atomic.Bool) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms) // like the bridge's Prometheus Go collector: no forced GC
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(floorStats{HeapInuse: ms.HeapInuse, StackInuse: ms.StackInuse, Goroutines: runtime.NumGoroutine(),
-		Connected: f.connected.Load()})
+		Connected: connected.Load()})
 }
 
 // errFloorArgs is returned when the floor mode is started without an upstream.

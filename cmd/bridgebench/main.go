@@ -4,9 +4,9 @@
 // raw SSE subscribers, drives frames through the upstream as the user bob and POST /messages
 // into the bridge, and reports a Markdown table and JSON. See docs/BENCHMARKS.md.
 //
-//	bridgebench --scenario a|b|c|d|e|all [--subscribers N] [--rate R] [--payload BYTES]
-//	            [--duration D] [--json FILE] [--markdown FILE] [--bridge-bin PATH]
-//	            [--bridge ADDR --upstream URL]
+//	bridgebench --scenario a|b|c|d|e|f|all [--subscribers N] [--rate R] [--payload BYTES]
+//	            [--duration D] [--peers r3labs,centrifugo] [--json FILE] [--markdown FILE]
+//	            [--bridge-bin PATH] [--bridge ADDR --upstream URL]
 package main
 
 import (
@@ -31,6 +31,8 @@ func main() {
 	var err error
 	if len(os.Args) > 1 && os.Args[1] == "floor" {
 		err = runFloor(ctx, os.Args[2:], os.Stderr)
+	} else if len(os.Args) > 1 && os.Args[1] == "r3labs" {
+		err = runR3labs(ctx, os.Args[2:], os.Stderr)
 	} else {
 		err = run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	}
@@ -46,12 +48,12 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bridgebench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	scenario := fs.String("scenario", "all", "a, b, c, d, e or all (comma separated)")
+	scenario := fs.String("scenario", "all", "a, b, c, d, e, f or all (comma separated)")
 	var p params
-	fs.IntVar(&p.Subscribers, "subscribers", 0, "subscribers (default: a 1000, b 10000, d 100, e 1000)")
-	fs.Float64Var(&p.Rate, "rate", 0, "frames or POSTs per second (default: a 100, c 5000, d 500, e 2000)")
+	fs.IntVar(&p.Subscribers, "subscribers", 0, "subscribers (default: a 1000, b 10000, d 100, e 1000, f 10000)")
+	fs.Float64Var(&p.Rate, "rate", 0, "frames or POSTs per second (default: a 100, c 5000, d 500, e 2000, f 1000)")
 	fs.IntVar(&p.Payload, "payload", 0, "message content bytes (default 200; d 1000)")
-	fs.DurationVar(&p.Duration, "duration", 0, "how long frames or POSTs are sent (default: a 20s, c 10s, d 20s)")
+	fs.DurationVar(&p.Duration, "duration", 0, "how long frames or POSTs are sent (default: a 20s, c 10s, d 20s, f 60s)")
 	fs.IntVar(&p.Posters, "posters", 0, "(c) concurrent POST clients (default 50)")
 	fs.IntVar(&p.Frames, "frames", 0, "(e) events published before the storm (default 2000)")
 	fs.IntVar(&p.Back, "back", 0, "(e) how many events back the storm resumes (default 1000)")
@@ -62,6 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	bridgeBin := fs.String("bridge-bin", "", "bridge binary (default: go build ./cmd/bridge into a temporary directory)")
 	bridgeAddr := fs.String("bridge", "", "HOST:PORT of a running bridge (its RSS and CPU are then not measured)")
 	upstream := fs.String("upstream", "", "ws:// URL of a running demo upstream (default: one in-process)")
+	peers := fs.String("peers", peerR3labs, "peers measured beside the bridge and the floor in (a), (b) and (d), comma separated: r3labs (r3labs/sse's Server), centrifugo (Centrifugo "+centrifugoVersion+", built with go install when missing; not in (d)); none for none")
+	centrifugoBin := fs.String("centrifugo-bin", "", "the Centrifugo binary (default: $CHATBRIDGE_CENTRIFUGO, or a build in the user cache directory)")
 	drain := fs.Duration("drain", 30*time.Second, "how long subscribers may lag after the last frame")
 	settle := fs.Duration("settle", 2*time.Second, "(b) wait before reading the memory with every subscriber connected")
 	if err := fs.Parse(args); err != nil {
@@ -70,6 +74,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	raiseFileLimit(stderr)
 
 	b := &bench{p: p, drain: *drain, settle: *settle, log: stderr, upstream: *upstream}
+	for _, name := range strings.Split(*peers, ",") {
+		switch name = strings.TrimSpace(name); name {
+		case "", "none":
+		case peerR3labs:
+			b.peers = append(b.peers, name)
+		case peerCentrifugo:
+			bin, err := centrifugoBinary(ctx, *centrifugoBin, stderr)
+			if err != nil {
+				return err
+			}
+			b.peers, b.centrifugo = append(b.peers, name), bin
+		default:
+			return fmt.Errorf("--peers: unknown peer %q: want r3labs, centrifugo or none", name)
+		}
+	}
 	b.opt = targetOptions{bridgeBin: *bridgeBin, bridgeAddr: *bridgeAddr,
 		maxStreams: max(p.Subscribers, 10000) + 100}
 	if *bridgeAddr != "" && *upstream == "" {
@@ -101,7 +120,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, s := range strings.Split(*scenario, ",") {
 		ids := []string{s}
 		if s == "all" {
-			ids = []string{"a", "b", "c", "d", "e"}
+			ids = []string{"a", "b", "c", "d", "e", "f"}
 		}
 		for _, id := range ids {
 			r, err := b.scenario(ctx, strings.TrimSpace(id))
@@ -148,8 +167,10 @@ func (b *bench) scenario(ctx context.Context, id string) (Result, error) {
 		return b.scenarioD(ctx)
 	case "e":
 		return b.scenarioE(ctx)
+	case "f":
+		return b.scenarioF(ctx)
 	}
-	return Result{}, fmt.Errorf("unknown scenario %q: want a, b, c, d, e or all", id)
+	return Result{}, fmt.Errorf("unknown scenario %q: want a, b, c, d, e, f or all", id)
 }
 
 // raiseFileLimit lifts the open-file limit to 65536 (the children inherit it): 10,000

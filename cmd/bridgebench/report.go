@@ -16,6 +16,9 @@ type Metric struct {
 	Bridge float64  `json:"bridge"`
 	Floor  *float64 `json:"floor,omitempty"`
 	Ratio  *float64 `json:"ratio,omitempty"` // bridge / floor
+	// Peers holds the figure of each peer that has it, PeerRatios bridge / that figure.
+	Peers      map[string]float64 `json:"peers,omitempty"`
+	PeerRatios map[string]float64 `json:"peer_ratios,omitempty"`
 }
 
 // Check is one target of the issue, met or not, with the numbers it compared.
@@ -30,6 +33,7 @@ type Result struct {
 	Scenario string         `json:"scenario"`
 	Title    string         `json:"title"`
 	Params   map[string]any `json:"params"`
+	Peers    []string       `json:"peers,omitempty"` // the peer columns, in order
 	Metrics  []Metric       `json:"metrics"`
 	Checks   []Check        `json:"checks"`
 	Notes    []string       `json:"notes,omitempty"`
@@ -64,8 +68,29 @@ func (r *Result) add(name, unit string, bridge float64, floor *float64) {
 	r.Metrics = append(r.Metrics, m)
 }
 
-// pair adds a metric that both targets have.
-func (r *Result) pair(name, unit string, bridge, floor float64) { r.add(name, unit, bridge, &floor) }
+// row adds a metric from the figure of each target that has it, by name: "bridge", "floor"
+// and the peers of r.Peers.
+func (r *Result) row(name, unit string, v map[string]float64) {
+	var fp *float64
+	if fl, ok := v["floor"]; ok {
+		fp = &fl
+	}
+	r.add(name, unit, v["bridge"], fp)
+	m := &r.Metrics[len(r.Metrics)-1]
+	for _, p := range r.Peers {
+		x, ok := v[p]
+		if !ok {
+			continue
+		}
+		if m.Peers == nil {
+			m.Peers, m.PeerRatios = map[string]float64{}, map[string]float64{}
+		}
+		m.Peers[p] = round(x)
+		if x != 0 {
+			m.PeerRatios[p] = round(v["bridge"] / x)
+		}
+	}
+}
 
 func (r *Result) check(target string, met bool, format string, args ...any) {
 	r.Checks = append(r.Checks, Check{Target: target, Met: met, Detail: fmt.Sprintf(format, args...)})
@@ -122,7 +147,15 @@ func (rep *Report) writeMarkdown(w io.Writer) error {
 			ps = append(ps, fmt.Sprintf("%s=%v", k, r.Params[k]))
 		}
 		fmt.Fprintf(&b, "Parameters: %s\n\n", strings.Join(ps, ", "))
-		b.WriteString("| figure | bridge | floor | bridge / floor |\n|---|---:|---:|---:|\n")
+		head, rule := "| figure | bridge | floor |", "|---|---:|---:|"
+		for _, p := range r.Peers {
+			head, rule = head+" "+peerTitle(p)+" |", rule+"---:|"
+		}
+		head, rule = head+" bridge / floor |", rule+"---:|"
+		for _, p := range r.Peers {
+			head, rule = head+" bridge / "+peerTitle(p)+" |", rule+"---:|"
+		}
+		b.WriteString(head + "\n" + rule + "\n")
 		for _, x := range r.Metrics {
 			floor, ratio := "n/a", ""
 			if x.Floor != nil {
@@ -135,7 +168,23 @@ func (rep *Report) writeMarkdown(w io.Writer) error {
 			if x.Unit != "" {
 				name += " (" + x.Unit + ")"
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", name, num(x.Bridge), floor, ratio)
+			cells := []string{name, num(x.Bridge), floor}
+			for _, p := range r.Peers {
+				cell := "n/a"
+				if v, ok := x.Peers[p]; ok {
+					cell = num(v)
+				}
+				cells = append(cells, cell)
+			}
+			cells = append(cells, ratio)
+			for _, p := range r.Peers {
+				cell := ""
+				if v, ok := x.PeerRatios[p]; ok {
+					cell = num(v) + "x"
+				}
+				cells = append(cells, cell)
+			}
+			fmt.Fprintf(&b, "| %s |\n", strings.Join(cells, " | "))
 		}
 		b.WriteString("\n")
 		for _, c := range r.Checks {
@@ -155,6 +204,17 @@ func (rep *Report) writeMarkdown(w io.Writer) error {
 		return fmt.Errorf("write the Markdown report: %w", err)
 	}
 	return nil
+}
+
+// peerTitle is a peer's column title.
+func peerTitle(p string) string {
+	switch p {
+	case peerR3labs:
+		return "r3labs/sse"
+	case peerCentrifugo:
+		return "Centrifugo"
+	}
+	return p
 }
 
 func num(v float64) string {

@@ -23,7 +23,10 @@ type bench struct {
 	drain    time.Duration // how long subscribers may take after the last send
 	settle   time.Duration // (b): the wait before each memory reading
 	log      io.Writer
-	run      int // numbers the client_message_id prefixes
+	run      int      // numbers the client_message_id prefixes
+	peers    []string // measured beside the bridge and the floor (peers.go)
+	// centrifugo is the Centrifugo binary, when it is a peer.
+	centrifugo string
 }
 
 // params are the scenario knobs; zero values take each scenario's defaults.
@@ -57,10 +60,17 @@ func (b *bench) withTarget(ctx context.Context, name string, f func(*target) err
 func (b *bench) withTargetOpt(ctx context.Context, name string, opt targetOptions, f func(*target) error) error {
 	var t *target
 	var err error
-	if name == "bridge" {
+	switch name {
+	case "bridge":
 		t, err = startBridge(ctx, opt, b.upstream)
-	} else {
+	case "floor":
 		t, err = startFloor(ctx, b.upstream)
+	case peerR3labs:
+		t, err = startR3labs(ctx, b.upstream)
+	case peerCentrifugo:
+		t, err = startCentrifugo(ctx, b.centrifugo)
+	default:
+		err = fmt.Errorf("no target %q", name)
 	}
 	if err != nil {
 		return err
@@ -72,41 +82,52 @@ func (b *bench) withTargetOpt(ctx context.Context, name string, opt targetOption
 	return nil
 }
 
-// bothFanout runs one fan-out spec on the bridge, then on the floor.
-func (b *bench) bothFanout(ctx context.Context, sp fanoutSpec) (br, fl fanoutFigures, err error) {
-	for _, name := range []string{"bridge", "floor"} {
+// fanouts runs one fan-out spec on each named target, one after the other.
+func (b *bench) fanouts(ctx context.Context, sp fanoutSpec, names []string) (map[string]fanoutFigures, error) {
+	figs := make(map[string]fanoutFigures, len(names))
+	for _, name := range names {
 		b.logf("%s: %d subscribers, %d frames at %g/s, stalled=%v", name, sp.n, sp.frames, sp.rate, sp.stalled)
-		err = b.withTarget(ctx, name, func(t *target) error {
+		err := b.withTarget(ctx, name, func(t *target) error {
 			fig, err := b.fanout(ctx, t, sp, b.prefix(name))
-			if name == "bridge" {
-				br = fig
-			} else {
-				fl = fig
-			}
+			figs[name] = fig
 			return err
 		})
 		if err != nil {
-			return br, fl, err
+			return figs, err
 		}
 	}
-	return br, fl, nil
+	return figs, nil
 }
 
-// addFanout puts the fan-out figures of both targets into r.
-func addFanout(r *Result, br, fl fanoutFigures) {
-	r.pair("events expected", "", float64(br.Expected), float64(fl.Expected))
-	r.pair("events delivered", "", float64(br.Delivered), float64(fl.Delivered))
-	r.pair("gaps + duplicates", "", float64(br.Gaps+br.Dups), float64(fl.Gaps+fl.Dups))
-	r.pair("events delivered per second", "1/s", br.EventsPerSec, fl.EventsPerSec)
-	r.pair("delay p50", "ms", br.P50, fl.P50)
-	r.pair("delay p90", "ms", br.P90, fl.P90)
-	r.pair("delay p99", "ms", br.P99, fl.P99)
-	r.pair("delay max", "ms", br.Max, fl.Max)
-	r.pair("RSS per subscriber, under load", "KiB", br.RSSPerSub/1024, fl.RSSPerSub/1024)
-	r.pair("Go heap per subscriber, under load", "KiB", br.HeapPerSub/1024, fl.HeapPerSub/1024)
-	r.pair("goroutines per subscriber", "", br.GorPerSub, fl.GorPerSub)
-	r.pair("CPU per 100k delivered events", "s", br.CPUPer100k, fl.CPUPer100k)
-	r.add("streams cut for falling behind", "", float64(br.Cut), nil)
+// targets is the bridge, the floor and the given peers of b, as withTarget names them.
+func (b *bench) targets(peers []string) []string {
+	return append([]string{"bridge", "floor"}, peers...)
+}
+
+// of reads one figure of every target.
+func of(figs map[string]fanoutFigures, f func(fanoutFigures) float64) map[string]float64 {
+	v := make(map[string]float64, len(figs))
+	for name, fig := range figs {
+		v[name] = f(fig)
+	}
+	return v
+}
+
+// addFanout puts the fan-out figures of every target into r.
+func addFanout(r *Result, figs map[string]fanoutFigures) {
+	r.row("events expected", "", of(figs, func(f fanoutFigures) float64 { return float64(f.Expected) }))
+	r.row("events delivered", "", of(figs, func(f fanoutFigures) float64 { return float64(f.Delivered) }))
+	r.row("gaps + duplicates", "", of(figs, func(f fanoutFigures) float64 { return float64(f.Gaps + f.Dups) }))
+	r.row("events delivered per second", "1/s", of(figs, func(f fanoutFigures) float64 { return f.EventsPerSec }))
+	r.row("delay p50", "ms", of(figs, func(f fanoutFigures) float64 { return f.P50 }))
+	r.row("delay p90", "ms", of(figs, func(f fanoutFigures) float64 { return f.P90 }))
+	r.row("delay p99", "ms", of(figs, func(f fanoutFigures) float64 { return f.P99 }))
+	r.row("delay max", "ms", of(figs, func(f fanoutFigures) float64 { return f.Max }))
+	r.row("RSS per subscriber, under load", "KiB", of(figs, func(f fanoutFigures) float64 { return f.RSSPerSub / 1024 }))
+	r.row("Go heap per subscriber, under load", "KiB", of(figs, func(f fanoutFigures) float64 { return f.HeapPerSub / 1024 }))
+	r.row("goroutines per subscriber", "", of(figs, func(f fanoutFigures) float64 { return f.GorPerSub }))
+	r.row("CPU per 100k delivered events", "s", of(figs, func(f fanoutFigures) float64 { return f.CPUPer100k }))
+	r.add("streams cut for falling behind", "", float64(figs["bridge"].Cut), nil)
 }
 
 // scenarioA: N subscribers, frames at a rate, for a duration.
@@ -115,13 +136,14 @@ func (b *bench) scenarioA(ctx context.Context) (Result, error) {
 	sp := fanoutSpec{n: or(p.Subscribers, 1000), rate: orF(p.Rate, 100), payload: or(p.Payload, 200)}
 	dur := orD(p.Duration, 20*time.Second)
 	sp.frames = max(int(sp.rate*dur.Seconds()), 1)
-	r := Result{Scenario: "a", Title: "fan-out throughput and delay",
+	r := Result{Scenario: "a", Title: "fan-out throughput and delay", Peers: b.peers,
 		Params: map[string]any{"subscribers": sp.n, "rate": sp.rate, "payload": sp.payload, "duration": dur.String()}}
-	br, fl, err := b.bothFanout(ctx, sp)
+	figs, err := b.fanouts(ctx, sp, b.targets(b.peers))
 	if err != nil {
 		return r, err
 	}
-	addFanout(&r, br, fl)
+	addFanout(&r, figs)
+	br, fl := figs["bridge"], figs["floor"]
 	r.check("every event delivered", br.Delivered == br.Expected && br.Gaps+br.Dups == 0,
 		"%d of %d, %d gaps/duplicates", br.Delivered, br.Expected, br.Gaps+br.Dups)
 	r.check("throughput >= 0.9x the floor's", br.EventsPerSec >= 0.9*fl.EventsPerSec,
@@ -130,37 +152,55 @@ func (b *bench) scenarioA(ctx context.Context) (Result, error) {
 		"%.2f ms vs %.2f ms (%.2fx)", br.P99, fl.P99, br.P99/fl.P99)
 	r.check("CPU per event <= 1.05x the floor's", br.CPUPer100k <= 1.05*fl.CPUPer100k,
 		"%.3f s vs %.3f s per 100k events (%.3fx)", br.CPUPer100k, fl.CPUPer100k, br.CPUPer100k/fl.CPUPer100k)
-	r.Notes = append(r.Notes, "Delay: from bob's WebSocket write to the demo, to the subscriber's read of the event "+
-		"(through the demo, the target and loopback TCP), on one clock.")
+	for _, peer := range b.peers {
+		pf := figs[peer]
+		r.check("ahead of "+peerTitle(peer)+": every event, lower p99 delay, CPU per event and RSS per subscriber",
+			br.Delivered >= pf.Delivered && br.P99 < pf.P99 && br.CPUPer100k < pf.CPUPer100k && br.RSSPerSub < pf.RSSPerSub,
+			"delivered %d vs %d; p99 %.2f vs %.2f ms; CPU %.3f vs %.3f s per 100k; RSS %.1f vs %.1f KiB",
+			br.Delivered, pf.Delivered, br.P99, pf.P99, br.CPUPer100k, pf.CPUPer100k, br.RSSPerSub/1024, pf.RSSPerSub/1024)
+	}
+	r.Notes = append(r.Notes, "Delay: from the frame's send (bob's WebSocket write to the demo; for Centrifugo, the start of "+
+		"its HTTP API publish) to the subscriber's read of the event, on one clock.")
 	return r, nil
 }
 
 // scenarioB: N idle subscribers, memory per subscriber.
 func (b *bench) scenarioB(ctx context.Context) (Result, error) {
 	n := or(b.p.Subscribers, 10000)
-	r := Result{Scenario: "b", Title: "idle subscribers: memory", Params: map[string]any{"subscribers": n}}
-	var figs [2]sample
-	for i, name := range []string{"bridge", "floor"} {
+	r := Result{Scenario: "b", Title: "idle subscribers: memory", Params: map[string]any{"subscribers": n}, Peers: b.peers}
+	figs := map[string]sample{}
+	for _, name := range b.targets(b.peers) {
 		b.logf("%s: %d idle subscribers", name, n)
 		err := b.withTarget(ctx, name, func(t *target) error {
 			s, err := b.idle(ctx, t, n)
-			figs[i] = s
+			figs[name] = s
 			return err
 		})
 		if err != nil {
 			return r, err
 		}
 	}
-	br, fl := figs[0], figs[1]
-	r.pair("RSS per idle subscriber", "KiB", br.RSS/1024, fl.RSS/1024)
-	r.pair("Go heap in use per idle subscriber", "KiB", br.Heap/1024, fl.Heap/1024)
-	r.pair("goroutine stacks per idle subscriber", "KiB", br.Stack/1024, fl.Stack/1024)
-	r.pair("goroutines per idle subscriber", "", br.Goroutines, fl.Goroutines)
+	each := func(f func(sample) float64) map[string]float64 {
+		v := map[string]float64{}
+		for name, s := range figs {
+			v[name] = f(s)
+		}
+		return v
+	}
+	r.row("RSS per idle subscriber", "KiB", each(func(s sample) float64 { return s.RSS / 1024 }))
+	r.row("Go heap in use per idle subscriber", "KiB", each(func(s sample) float64 { return s.Heap / 1024 }))
+	r.row("goroutine stacks per idle subscriber", "KiB", each(func(s sample) float64 { return s.Stack / 1024 }))
+	r.row("goroutines per idle subscriber", "", each(func(s sample) float64 { return s.Goroutines }))
+	br, fl := figs["bridge"], figs["floor"]
 	r.check("RSS per idle subscriber <= 1.10x the floor's", br.RSS <= 1.10*fl.RSS,
 		"%.1f KiB vs %.1f KiB (%.2fx)", br.RSS/1024, fl.RSS/1024, br.RSS/fl.RSS)
+	for _, peer := range b.peers {
+		r.check("RSS per idle subscriber below "+peerTitle(peer)+"'s", br.RSS < figs[peer].RSS,
+			"%.1f KiB vs %.1f KiB", br.RSS/1024, figs[peer].RSS/1024)
+	}
 	r.Notes = append(r.Notes, "Per subscriber = (reading with every subscriber connected - reading before any) / N, "+
-		"--settle (2 s) after the last one connected. Neither target is forced to collect garbage (the bridge has no "+
-		"way to ask it to); heap in use is what the runtime reports at that moment.")
+		"--settle (2 s) after the last one connected. No target is forced to collect garbage (the bridge has no "+
+		"way to ask it to); heap in use and stacks are what the runtime reports at that moment.")
 	return r, nil
 }
 
@@ -215,37 +255,51 @@ func (b *bench) scenarioD(ctx context.Context) (Result, error) {
 	// The p99 of a 20 s run on a shared 2-core machine moves by tens of percent from run to run,
 	// so the runs alternate (without, with) Repeat times and the medians are compared.
 	repeat := or(p.Repeat, 3)
-	var baseP99, withP99, baseFlP99, withFlP99 []float64
-	var base, baseFl, br, fl fanoutFigures
+	var names []string // Centrifugo has no place here: it takes its frames from its HTTP API
+	if slices.Contains(b.peers, peerR3labs) {
+		names = []string{peerR3labs}
+	}
+	r.Peers = names
+	names = b.targets(names)
+	baseP99, withP99 := map[string][]float64{}, map[string][]float64{}
+	var base, with map[string]fanoutFigures
 	var err error
 	allDelivered := true
 	for i := 0; i < repeat; i++ {
 		sp.stalled = false
-		if base, baseFl, err = b.bothFanout(ctx, sp); err != nil {
+		if base, err = b.fanouts(ctx, sp, names); err != nil {
 			return r, err
 		}
 		sp.stalled = true
-		if br, fl, err = b.bothFanout(ctx, sp); err != nil {
+		if with, err = b.fanouts(ctx, sp, names); err != nil {
 			return r, err
 		}
-		baseP99, baseFlP99 = append(baseP99, base.P99), append(baseFlP99, baseFl.P99)
-		withP99, withFlP99 = append(withP99, br.P99), append(withFlP99, fl.P99)
+		for _, n := range names {
+			baseP99[n], withP99[n] = append(baseP99[n], base[n].P99), append(withP99[n], with[n].P99)
+		}
+		br := with["bridge"]
 		allDelivered = allDelivered && br.Delivered == br.Expected && br.Gaps+br.Dups == 0
 		r.Notes = append(r.Notes, fmt.Sprintf("run %d: healthy p99 without / with the stalled one: bridge %.2f / %.2f ms (%.2fx), floor %.2f / %.2f ms; streams cut %d",
-			i+1, base.P99, br.P99, br.P99/base.P99, baseFl.P99, fl.P99, br.Cut))
+			i+1, base["bridge"].P99, br.P99, br.P99/base["bridge"].P99, base["floor"].P99, with["floor"].P99, br.Cut))
 	}
 	r.Params["repeat"] = repeat
-	base.P99, baseFl.P99, br.P99, fl.P99 = median(baseP99), median(baseFlP99), median(withP99), median(withFlP99)
-	r.pair("healthy events delivered, with the stalled one", "", float64(br.Delivered), float64(fl.Delivered))
-	r.pair("healthy events expected", "", float64(br.Expected), float64(fl.Expected))
-	r.pair("healthy delay p50, without a stalled one", "ms", base.P50, baseFl.P50)
-	r.pair("healthy delay p99, without a stalled one (median of the runs)", "ms", base.P99, baseFl.P99)
-	r.pair("healthy delay p50, with the stalled one", "ms", br.P50, fl.P50)
-	r.pair("healthy delay p99, with the stalled one (median of the runs)", "ms", br.P99, fl.P99)
-	r.pair("healthy delay max, with the stalled one", "ms", br.Max, fl.Max)
+	medBase, medWith := map[string]float64{}, map[string]float64{}
+	for _, n := range names {
+		medBase[n], medWith[n] = median(baseP99[n]), median(withP99[n])
+	}
+	r.row("healthy events delivered, with the stalled one", "", of(with, func(f fanoutFigures) float64 { return float64(f.Delivered) }))
+	r.row("healthy events expected", "", of(with, func(f fanoutFigures) float64 { return float64(f.Expected) }))
+	r.row("healthy delay p50, without a stalled one", "ms", of(base, func(f fanoutFigures) float64 { return f.P50 }))
+	r.row("healthy delay p99, without a stalled one (median of the runs)", "ms", medBase)
+	r.row("healthy delay p50, with the stalled one", "ms", of(with, func(f fanoutFigures) float64 { return f.P50 }))
+	r.row("healthy delay p99, with the stalled one (median of the runs)", "ms", medWith)
+	r.row("healthy delay max, with the stalled one", "ms", of(with, func(f fanoutFigures) float64 { return f.Max }))
+	br, fl := with["bridge"], with["floor"]
+	br.P99, fl.P99 = medWith["bridge"], medWith["floor"]
+	baseBr, baseFl := medBase["bridge"], medBase["floor"]
 	r.add("streams cut for falling behind", "", float64(br.Cut), nil)
-	r.check("healthy p99 within 1.25x of the run without the stalled one", br.P99 <= 1.25*base.P99,
-		"%.2f ms vs %.2f ms (%.2fx); floor: %.2f ms vs %.2f ms", br.P99, base.P99, br.P99/base.P99, fl.P99, baseFl.P99)
+	r.check("healthy p99 within 1.25x of the run without the stalled one", br.P99 <= 1.25*baseBr,
+		"%.2f ms vs %.2f ms (%.2fx); floor: %.2f ms vs %.2f ms", br.P99, baseBr, br.P99/baseBr, fl.P99, baseFl)
 	r.check("every healthy subscriber got every event, in every run", allDelivered,
 		"last run: %d of %d", br.Delivered, br.Expected)
 	r.Notes = append(r.Notes, "The stalled subscriber sends its GET with SO_RCVBUF 4096 and never reads; the target's socket send buffer "+

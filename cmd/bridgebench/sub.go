@@ -34,14 +34,17 @@ type subscriber struct {
 	delays            []int32  // µs
 	ids               []string // event ids by seq-1, only when recordIDs
 	recordIDs         bool
-	reset             bool // a stream.reset event arrived
+	event             string // the SSE event name of a chat message ("": events with no event: line)
+	path              string // the stream's path when not the target's
+	anyOrder          bool   // count the events and their delays, without checking their order
+	reset             bool   // a stream.reset event arrived
 	doneAt            time.Time
 	headers           chan struct{} // closed once the response headers are read
 }
 
 func newSubscriber(first int64, target *atomic.Int64, capacity int) *subscriber {
 	return &subscriber{first: first, target: target, delays: make([]int32, 0, capacity),
-		headers: make(chan struct{})}
+		headers: make(chan struct{}), event: eventChat}
 }
 
 // dialSSE opens the TCP connection of one subscriber; rcvBuf > 0 shrinks its receive buffer
@@ -120,7 +123,7 @@ func (s *subscriber) run(ctx context.Context, c net.Conn, addr, path, lastID str
 		line = bytes.TrimRight(line, "\r\n")
 		switch {
 		case len(line) == 0:
-			if event == eventChat && len(data) > 0 {
+			if event == s.event && len(data) > 0 {
 				s.take(id, data)
 			} else if event == "stream.reset" {
 				s.reset = true
@@ -150,6 +153,12 @@ func (s *subscriber) take(id string, data []byte) {
 	now := time.Now().UnixNano()
 	seq, sent, ok := parseContent(data)
 	if !ok {
+		return
+	}
+	if s.anyOrder {
+		s.count++
+		s.last.Store(s.count)
+		s.delays = append(s.delays, int32(min((now-sent)/1000, 1<<31-1)))
 		return
 	}
 	last := s.last.Load()

@@ -22,12 +22,32 @@ import (
 // tool so that its RSS and CPU time are its own. pid is 0 for a server the tool did not start
 // (--bridge): then RSS and CPU are not measured. A target is used by one goroutine.
 type target struct {
-	name   string // "bridge" or "floor"
+	name   string // "bridge", "floor" or a peer's name
 	addr   string // host:port
 	path   string // the SSE stream of chat messages
+	event  string // the SSE event name of a chat message there ("": events without an event: line)
+	stats  string // where heap, stacks and goroutines are read: statsMetrics or statsJSON
 	cmd    *exec.Cmd
 	pid    int
 	stderr *tailBuffer
+
+	// sender connects the frames' sender; nil: as bob to the demo upstream.
+	sender  func(ctx context.Context, upstream string) (frameSender, error)
+	cleanup func() // after the child stopped; nil: nothing
+}
+
+// Where a target's memory figures are read.
+const (
+	statsMetrics = "metrics" // GET /metrics, Prometheus's Go collector
+	statsJSON    = "json"    // GET /stats, floorStats
+)
+
+// dial connects the sender of t's frames.
+func (t *target) dial(ctx context.Context, upstream string) (frameSender, error) {
+	if t.sender != nil {
+		return t.sender(ctx, upstream)
+	}
+	return dialSender(ctx, upstream)
 }
 
 // options of the targets, from the command line.
@@ -43,7 +63,7 @@ type targetOptions struct {
 // waits until it is ready (its /readyz says the upstream is connected).
 func startBridge(ctx context.Context, opt targetOptions, upstream string) (*target, error) {
 	if opt.bridgeAddr != "" {
-		t := &target{name: "bridge", addr: opt.bridgeAddr, path: "/events/messages"}
+		t := &target{name: "bridge", addr: opt.bridgeAddr, path: "/events/messages", event: eventChat, stats: statsMetrics}
 		return t, t.waitReady(ctx, "/readyz")
 	}
 	addr, err := freeAddr()
@@ -73,14 +93,18 @@ func startFloor(ctx context.Context, upstream string) (*target, error) {
 	}
 	cmd := exec.Command(exe, "floor", "--listen", addr, "--upstream", withToken(upstream, "demo-token"))
 	cmd.Env = append(os.Environ(), floorEnv+"=1")
-	return startChild(ctx, "floor", cmd, addr, "/events", "/stats?ready")
+	t, err := startChild(ctx, "floor", cmd, addr, "/events", "/stats?ready")
+	if t != nil {
+		t.stats = statsJSON
+	}
+	return t, err
 }
 
 // floorEnv marks a child that must run the floor (the test binary has no floor subcommand).
 const floorEnv = "BRIDGEBENCH_FLOOR"
 
 func startChild(ctx context.Context, name string, cmd *exec.Cmd, addr, path, ready string) (*target, error) {
-	t := &target{name: name, addr: addr, path: path, cmd: cmd, stderr: &tailBuffer{max: 8 << 10}}
+	t := &target{name: name, addr: addr, path: path, event: eventChat, stats: statsMetrics, cmd: cmd, stderr: &tailBuffer{max: 8 << 10}}
 	cmd.Stderr = t.stderr
 	cmd.Stdout = t.stderr
 	if err := cmd.Start(); err != nil {
@@ -91,7 +115,7 @@ func startChild(ctx context.Context, name string, cmd *exec.Cmd, addr, path, rea
 		t.stop()
 		return nil, err
 	}
-	return t, nil
+	return t, nil // the caller sets what differs from the bridge's (stats, event, sender)
 }
 
 // waitReady polls path until it answers 200 (and, for the floor, says it is connected).
@@ -126,6 +150,9 @@ func (t *target) output() string {
 
 // stop ends the child with SIGTERM (SIGKILL after 5 s) and waits for it.
 func (t *target) stop() {
+	if t.cleanup != nil {
+		defer t.cleanup()
+	}
 	if t.cmd == nil {
 		return
 	}
@@ -162,7 +189,7 @@ func (t *target) read(ctx context.Context) (sample, error) {
 		}
 		s.RSS, s.CPU = rss, cpu
 	}
-	if t.name == "floor" {
+	if t.stats == statsJSON {
 		st, err := t.floorStats(ctx)
 		if err != nil {
 			return s, err

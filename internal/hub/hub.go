@@ -62,12 +62,13 @@ type Hub struct {
 	buffer  uint64
 
 	mu     sync.RWMutex
-	ring   []*Event // event seq lives at ring[seq%history]; nil once it left the history
-	head   uint64   // seq of the newest event; 0 before the first
-	oldest uint64   // seq of the oldest event still kept (head+1 when none)
-	bytes  int64    // encoded size of the events kept
-	max    int64    // Config.MaxBytes
-	slots  []slot   // the live subscriptions, in no order
+	ring   []*Event          // event seq lives at ring[seq%history]; nil once it left the history
+	head   uint64            // seq of the newest event; 0 before the first
+	oldest uint64            // seq of the oldest event still kept (head+1 when none)
+	bytes  int64             // encoded size of the events kept
+	max    int64             // Config.MaxBytes
+	slots  []slot            // the live subscriptions, in no order
+	bits   map[string]uint64 // topic -> its bit in the slots' masks (at most 64 topics get one)
 	closed bool
 
 	published, cut, resets atomic.Uint64
@@ -77,10 +78,45 @@ type Hub struct {
 // slot is the hub's view of one live subscription, kept in a flat slice so that Publish walks
 // contiguous memory.
 type slot struct {
-	cursor uint64 // mirror of sub.cursor: written by the reader under mu.RLock or by Publish
+	cursor uint64 // the subscription's cursor: written by its reader under mu.RLock or by Publish
 	maxLag uint64
-	notify chan struct{}
-	sub    *Sub
+	// A Filter's subscription is matched here without a call: topics and keyed are masks of
+	// topic bits, key the conversation (see Filter). match is set instead for a subscription
+	// by function, or a Filter naming a topic that got no bit.
+	topics, keyed uint64
+	key           string
+	match         func(*Event) bool
+	all           bool // subscribed with a nil match: every event
+	notify        chan struct{}
+	sub           *Sub
+}
+
+// wants reports whether the slot's subscription wants ev, whose topic has the bit given.
+func (sl *slot) wants(ev *Event, bit uint64) bool {
+	if sl.all {
+		return true
+	}
+	if sl.match != nil {
+		return sl.match(ev)
+	}
+	return sl.topics&bit != 0 && (sl.key == "" || sl.keyed&bit == 0 || sl.key == ev.Key)
+}
+
+// bitLocked returns topic's bit, giving it the next free one; 0 once 64 topics have one.
+// h.mu must be held for writing.
+func (h *Hub) bitLocked(topic string) uint64 {
+	if b, ok := h.bits[topic]; ok {
+		return b
+	}
+	if len(h.bits) == 64 {
+		return 0
+	}
+	if h.bits == nil {
+		h.bits = make(map[string]uint64)
+	}
+	b := uint64(1) << len(h.bits)
+	h.bits[topic] = b
+	return b
 }
 
 // New returns a Hub with cfg's defaults filled in.
@@ -108,8 +144,9 @@ func New(cfg Config) *Hub {
 
 // Publish records one event and wakes the subscribers that want it; it returns the event,
 // which nobody may modify. It is safe for concurrent use and never waits for a subscriber: its
-// work per subscriber is a comparison and, for one that has read everything before, one call
-// of its match function and at most one non-blocking channel send.
+// work per subscriber is a comparison and, for one that has read everything before, a test of
+// its filter (two mask tests and a string comparison, or a call of its match function for one
+// subscribed by function) and at most one non-blocking channel send.
 //
 // data must be one line of JSON (json.Marshal and json.Compact produce that). Publish copies
 // it, drops trailing line breaks, and turns any other line break into a new data field, which a
@@ -129,6 +166,7 @@ func (h *Hub) Publish(topic, typ, key string, data []byte) *Event {
 	seq := h.head + 1
 	putSeq(id[len(h.prefix):], seq)
 	ev.Seq, ev.ID, ev.At = seq, string(id), time.Now()
+	bit := h.bitLocked(topic)
 	h.keepLocked(seq, ev)
 	h.published.Add(1)
 	for i := 0; i < len(h.slots); {
@@ -145,14 +183,13 @@ func (h *Hub) Publish(topic, typ, key string, data []byte) *Event {
 		// cursor moves past the event here, as its Poll would, so that an idle stream is
 		// neither woken nor cut by traffic it filters out.
 		if lag == 1 {
-			if m := sl.sub.match; m == nil || m(ev) {
+			if sl.wants(ev, bit) {
 				select {
 				case sl.notify <- struct{}{}:
 				default:
 				}
 			} else {
-				sl.cursor = seq
-				sl.sub.cursor.Store(seq)
+				sl.cursor = seq // only here: the Sub's own copy would cost a cache miss per slot
 			}
 		}
 		i++
@@ -188,6 +225,7 @@ func (h *Hub) keepLocked(seq uint64, ev *Event) {
 // for writing.
 func (h *Hub) endLocked(i int, err error) {
 	s := h.slots[i].sub
+	s.cursor.Store(h.slots[i].cursor)
 	last := len(h.slots) - 1
 	h.slots[i] = h.slots[last]
 	h.slots[i].sub.idx = i

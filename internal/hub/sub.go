@@ -20,8 +20,9 @@ type Sub struct {
 	reset  string
 	start  uint64
 
-	// cursor is the seq of the last event examined: written by the reader under h.mu.RLock and
-	// by Publish under h.mu.Lock (skipping an unwanted event); atomic for LastID.
+	// cursor is the seq of the last event examined, as of the reader's last Poll or the end of
+	// the subscription; while it lives, its slot's cursor (which Publish also moves past
+	// unwanted events) is the current one.
 	cursor atomic.Uint64
 
 	// guarded by h.mu: written under Lock, read under RLock or after done is closed
@@ -44,6 +45,31 @@ type Sub struct {
 // with (at most History-1 in all), before it is cut off. Subscribe is safe for concurrent use;
 // the caller must Close the Sub.
 func (h *Hub) Subscribe(match func(*Event) bool, lastID string) *Sub {
+	return h.subscribe(match, nil, lastID)
+}
+
+// Filter selects events by topic and conversation: an event matches when its topic is one of
+// Topics and, when Key is not "" and its topic is one of KeyTopics, its Key is Key. Publish
+// tests a Filter without calling anything, so many subscriptions cost it little.
+type Filter struct {
+	Topics    []string
+	Key       string
+	KeyTopics []string // the topics Key applies to (the conversation-scoped ones)
+}
+
+// Matches reports whether f selects ev.
+func (f *Filter) Matches(ev *Event) bool {
+	return slices.Contains(f.Topics, ev.Topic) && (f.Key == "" || !slices.Contains(f.KeyTopics, ev.Topic) || f.Key == ev.Key)
+}
+
+// SubscribeTo is Subscribe to the events f selects.
+func (h *Hub) SubscribeTo(f Filter, lastID string) *Sub {
+	f.Topics, f.KeyTopics = slices.Clone(f.Topics), slices.Clone(f.KeyTopics)
+	return h.subscribe(f.Matches, &f, lastID)
+}
+
+// subscribe starts a subscription by match, which f (when not nil) says as masks for Publish.
+func (h *Hub) subscribe(match func(*Event) bool, f *Filter, lastID string) *Sub {
 	s := &Sub{h: h, match: match, notify: make(chan struct{}, 1), done: make(chan struct{}), idx: -1}
 	var seq uint64
 	if lastID != "" {
@@ -73,9 +99,35 @@ func (h *Hub) Subscribe(match func(*Event) bool, lastID string) *Sub {
 	}
 	lag := h.head - start
 	s.idx = len(h.slots)
-	h.slots = append(h.slots, slot{cursor: start, maxLag: min(lag+h.buffer, h.history-1), notify: s.notify, sub: s})
+	sl := slot{cursor: start, maxLag: min(lag+h.buffer, h.history-1), notify: s.notify, sub: s, match: match,
+		all: match == nil}
+	if f != nil && h.masksLocked(&sl, f) {
+		sl.match = nil
+	}
+	h.slots = append(h.slots, sl)
 	h.subscribers.Add(1)
 	return s
+}
+
+// masksLocked sets sl's masks from f, and reports false when a topic of f got no bit (then sl
+// keeps its match function). h.mu must be held for writing.
+func (h *Hub) masksLocked(sl *slot, f *Filter) bool {
+	for _, t := range f.Topics {
+		b := h.bitLocked(t)
+		if b == 0 {
+			return false
+		}
+		sl.topics |= b
+	}
+	for _, t := range f.KeyTopics {
+		b := h.bitLocked(t)
+		if b == 0 {
+			return false
+		}
+		sl.keyed |= b
+	}
+	sl.key = f.Key
+	return true
 }
 
 // finishLocked marks the subscription ended with err and wakes its reader. h.mu must be held
@@ -121,7 +173,16 @@ func (s *Sub) StartID() string { return formatID(s.h.prefix, s.start) }
 // match. Resuming from it loses nothing and repeats nothing. It is the right id to resume with
 // after ErrCut, and a stream may send it in an "id:" line without data so that the browser's
 // Last-Event-ID moves past skipped events.
-func (s *Sub) LastID() string { return formatID(s.h.prefix, s.cursor.Load()) }
+func (s *Sub) LastID() string {
+	h := s.h
+	h.mu.RLock()
+	cur := s.cursor.Load() // the cursor as the subscription ended
+	if s.idx >= 0 {
+		cur = h.slots[s.idx].cursor
+	}
+	h.mu.RUnlock()
+	return formatID(h.prefix, cur)
+}
 
 // Done returns a channel that is closed when the subscription ends: cut off, closed, or its hub
 // closed.
@@ -183,7 +244,7 @@ func (s *Sub) Poll(dst []*Event) ([]*Event, error) {
 			h.mu.RUnlock()
 			return dst[:start], err
 		}
-		cur := s.cursor.Load()
+		cur := h.slots[s.idx].cursor
 		n := min(h.head-cur, MaxBatch)
 		if room := uint64(cap(dst) - len(dst)); n > room {
 			if room == 0 {

@@ -270,7 +270,7 @@ func BenchmarkPublish(b *testing.B) {
 			for i := range b.N {
 				if i%64 == 0 {
 					for _, s := range subs {
-						for s.cursor.Load()+DefaultBuffer/2 < uint64(i) {
+						for slotCursor(s)+DefaultBuffer/2 < uint64(i) {
 							runtime.Gosched()
 						}
 					}
@@ -283,6 +283,49 @@ func BenchmarkPublish(b *testing.B) {
 			}
 			h.Close()
 			wg.Wait()
+		})
+	}
+}
+
+// slotCursor reads the cursor of a live subscription, as Publish moves it.
+func slotCursor(s *Sub) uint64 {
+	s.h.mu.RLock()
+	defer s.h.mu.RUnlock()
+	if s.idx < 0 {
+		return s.cursor.Load()
+	}
+	return s.h.slots[s.idx].cursor
+}
+
+// BenchmarkPublishIdleFiltered publishes to 10,000 idle subscriptions that each follow one of
+// 100 conversations, by Filter (tested by masks) and by match function: the cost Publish pays
+// for the streams an event is not for.
+func BenchmarkPublishIdleFiltered(b *testing.B) {
+	const n, convs = 10000, 100
+	keys := make([]string, convs)
+	for i := range keys {
+		keys[i] = fmt.Sprint("conv-", i)
+	}
+	for _, how := range []string{"filter", "func"} {
+		b.Run(how, func(b *testing.B) {
+			h := New(Config{})
+			defer h.Close()
+			for i := range n {
+				f := Filter{Topics: []string{"messages"}, Key: keys[i%convs], KeyTopics: []string{"messages"}}
+				var s *Sub
+				if how == "filter" {
+					s = h.SubscribeTo(f, "")
+				} else {
+					s = h.Subscribe(f.Matches, "")
+				}
+				defer s.Close()
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				// An event for no subscriber: nobody is woken, every cursor moves past it.
+				h.Publish("messages", "chat.message", "elsewhere", benchData)
+			}
 		})
 	}
 }
@@ -408,4 +451,62 @@ func TestOnCutRunsOnceWhenCut(t *testing.T) {
 	closed := h.Subscribe(nil, "")
 	closed.OnCut(func() { t.Error("OnCut ran for a plain Close") })
 	closed.Close()
+}
+
+// TestSubscribeToFilter: a subscription by Filter is woken by exactly the events Filter.Matches
+// selects, and gets exactly those, whether Publish tests it by masks or (past 64 topics, when
+// the filter's own get no bit) by calling Matches.
+func TestSubscribeToFilter(t *testing.T) {
+	for _, extra := range []int{0, 70} {
+		t.Run(fmt.Sprintf("%d other topics first", extra), func(t *testing.T) {
+			h := New(Config{})
+			defer h.Close()
+			for i := range extra {
+				h.Publish(fmt.Sprintf("other-%d", i), "x", "", []byte(`{}`))
+			}
+			f := Filter{Topics: []string{"messages", "presence"}, Key: "c1", KeyTopics: []string{"messages"}}
+			s := h.SubscribeTo(f, "")
+			defer s.Close()
+			all := h.Subscribe(nil, "")
+			defer all.Close()
+			events := []struct{ topic, key string }{
+				{"messages", "c1"}, {"messages", "c2"}, {"messages", ""}, {"presence", "c2"}, {"presence", ""},
+				{"typing", "c1"}, {"raw", ""},
+			}
+			selected := 0
+			for _, e := range events {
+				if evs, err := s.Poll(nil); err != nil || len(evs) != 0 { // caught up: it waits
+					t.Fatalf("before %v: Poll = %d events, %v", e, len(evs), err)
+				}
+				select {
+				case <-s.Ready():
+				default:
+				}
+				ev := h.Publish(e.topic, "t", e.key, []byte(`{}`))
+				woken := false
+				select {
+				case <-s.Ready():
+					woken = true
+				default:
+				}
+				want := f.Matches(ev)
+				if woken != want {
+					t.Errorf("%s/%q: woken %v, want %v", e.topic, e.key, woken, want)
+				}
+				got, err := s.Poll(nil)
+				if err != nil || (len(got) == 1) != want || (want && got[0] != ev) {
+					t.Errorf("%s/%q: Poll = %v, %v; want the event: %v", e.topic, e.key, got, err, want)
+				}
+				if want {
+					selected++
+				}
+			}
+			if selected != 3 {
+				t.Errorf("Matches selected %d events, want 3 (messages c1, presence c2, presence)", selected)
+			}
+			if evs, _ := all.Poll(nil); len(evs) != len(events) {
+				t.Errorf("the subscription to everything got %d events, want %d", len(evs), len(events))
+			}
+		})
+	}
 }
