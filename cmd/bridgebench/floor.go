@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,36 +27,48 @@ import (
 const floorQueue = 256
 
 type floor struct {
-	mu        sync.Mutex
-	subs      map[chan *[]byte]struct{}
-	seq       int64
-	connected atomic.Bool
+	mu   sync.Mutex
+	subs map[chan *[]byte]struct{}
+	seq  int64
 }
 
 // runFloor is `bridgebench floor --listen ADDR --upstream URL`: it serves until ctx is done.
 func runFloor(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bridgebench floor", flag.ContinueOnError)
+	return serveSelf(ctx, "floor", args, stderr, func(mux *http.ServeMux) func([]byte) {
+		f := &floor{subs: make(map[chan *[]byte]struct{})}
+		mux.HandleFunc("/events", f.serveEvents)
+		return f.publish
+	})
+}
+
+// serveSelf is the part of `bridgebench floor` and `bridgebench r3labs` they share: the flags
+// --listen and --upstream, GET /stats, and the upstream reader that hands each chat message's
+// payload to the publish function setup returns (setup adds the server's own routes to mux).
+// It serves until ctx is done.
+func serveSelf(ctx context.Context, name string, args []string, stderr io.Writer,
+	setup func(mux *http.ServeMux) (publish func([]byte))) error {
+	fs := flag.NewFlagSet("bridgebench "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:0", "address to serve on")
 	upstream := fs.String("upstream", "", "upstream ws:// URL with its token")
 	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("floor: %w", err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	if *upstream == "" {
-		return errFloorArgs
+		return fmt.Errorf("%s: --upstream is required", name)
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
-		return fmt.Errorf("floor: listen: %w", err)
+		return fmt.Errorf("%s: listen: %w", name, err)
 	}
-	f := &floor{subs: make(map[chan *[]byte]struct{})}
+	var connected atomic.Bool
 	mux := http.NewServeMux()
-	mux.HandleFunc("/events", f.serveEvents)
-	mux.HandleFunc("/stats", f.serveStats)
+	mux.HandleFunc("/stats", func(w http.ResponseWriter, _ *http.Request) { serveStats(w, &connected) })
+	publish := setup(mux)
 	hs := &http.Server{Handler: mux}
 	go func() { _ = hs.Serve(ln) }()
 	fmt.Fprintf(stderr, "listening on http://%s\n", ln.Addr())
-	go readUpstream(ctx, *upstream, stderr, &f.connected, f.publish)
+	go readUpstream(ctx, *upstream, stderr, &connected, publish)
 	<-ctx.Done()
 	return hs.Close()
 }
@@ -177,8 +188,6 @@ type floorStats struct {
 	Connected  bool   `json:"connected"`
 }
 
-func (f *floor) serveStats(w http.ResponseWriter, _ *http.Request) { serveStats(w, &f.connected) }
-
 // serveStats answers GET /stats of the floor and of the r3labs/sse peer.
 func serveStats(w http.ResponseWriter, connected *atomic.Bool) {
 	var ms runtime.MemStats
@@ -187,6 +196,3 @@ func serveStats(w http.ResponseWriter, connected *atomic.Bool) {
 	_ = json.NewEncoder(w).Encode(floorStats{HeapInuse: ms.HeapInuse, StackInuse: ms.StackInuse, Goroutines: runtime.NumGoroutine(),
 		Connected: connected.Load()})
 }
-
-// errFloorArgs is returned when the floor mode is started without an upstream.
-var errFloorArgs = errors.New("floor: --upstream is required")

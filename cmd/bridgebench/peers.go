@@ -16,8 +16,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -27,7 +25,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/r3labs/sse/v2"
@@ -48,57 +45,23 @@ const r3labsEnv = "BRIDGEBENCH_R3LABS"
 // shipped, one stream "messages" that every chat.message from the upstream is published to,
 // served at GET /events?stream=messages, with GET /stats as the floor's.
 func runR3labs(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bridgebench r3labs", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	listen := fs.String("listen", "127.0.0.1:0", "address to serve on")
-	upstream := fs.String("upstream", "", "upstream ws:// URL with its token")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("r3labs: %w", err)
-	}
-	if *upstream == "" {
-		return errors.New("r3labs: --upstream is required")
-	}
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return fmt.Errorf("r3labs: listen: %w", err)
-	}
 	server := sse.New() // as shipped: AutoReplay on, a 1024-event buffer per stream
 	server.CreateStream("messages")
-	var connected atomic.Bool
-	var seq int64 // only readUpstream's goroutine publishes
-	mux := http.NewServeMux()
-	mux.Handle("/events", server)
-	mux.HandleFunc("/stats", func(w http.ResponseWriter, _ *http.Request) { serveStats(w, &connected) })
-	hs := &http.Server{Handler: mux}
-	go func() { _ = hs.Serve(ln) }()
-	fmt.Fprintf(stderr, "listening on http://%s\n", ln.Addr())
-	go readUpstream(ctx, *upstream, stderr, &connected, func(data []byte) {
-		seq++
-		server.Publish("messages", &sse.Event{ID: []byte(strconv.FormatInt(seq, 10)), Event: []byte(eventChat),
-			Data: bytes.Clone(data)})
+	defer server.Close()
+	return serveSelf(ctx, peerR3labs, args, stderr, func(mux *http.ServeMux) func([]byte) {
+		mux.Handle("/events", server)
+		var seq int64 // only the upstream reader publishes
+		return func(data []byte) {
+			seq++
+			server.Publish("messages", &sse.Event{ID: []byte(strconv.FormatInt(seq, 10)), Event: []byte(eventChat),
+				Data: bytes.Clone(data)})
+		}
 	})
-	<-ctx.Done()
-	server.Close()
-	return hs.Close()
 }
 
 // startR3labs starts this program again as the r3labs/sse peer.
 func startR3labs(ctx context.Context, upstream string) (*target, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("find this executable: %w", err)
-	}
-	addr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(exe, "r3labs", "--listen", addr, "--upstream", withToken(upstream, "demo-token"))
-	cmd.Env = append(os.Environ(), r3labsEnv+"=1")
-	t, err := startChild(ctx, peerR3labs, cmd, addr, "/events?stream=messages", "/stats?ready")
-	if t != nil {
-		t.stats = statsJSON
-	}
-	return t, err
+	return startSelf(ctx, peerR3labs, r3labsEnv, "/events?stream=messages", upstream)
 }
 
 // Centrifugo, as the peer runs it.

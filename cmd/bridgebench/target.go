@@ -83,6 +83,13 @@ func startBridge(ctx context.Context, opt targetOptions, upstream string) (*targ
 
 // startFloor starts this program again in floor mode.
 func startFloor(ctx context.Context, upstream string) (*target, error) {
+	return startSelf(ctx, "floor", floorEnv, "/events", upstream)
+}
+
+// startSelf starts this program again as `bridgebench MODE` (the floor or the r3labs/sse peer,
+// see serveSelf), with env=1 set (so that a test binary knows to run it), on a free port,
+// serving its stream at path; its memory figures come from /stats.
+func startSelf(ctx context.Context, mode, env, path, upstream string) (*target, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find this executable: %w", err)
@@ -91,9 +98,9 @@ func startFloor(ctx context.Context, upstream string) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, "floor", "--listen", addr, "--upstream", withToken(upstream, "demo-token"))
-	cmd.Env = append(os.Environ(), floorEnv+"=1")
-	t, err := startChild(ctx, "floor", cmd, addr, "/events", "/stats?ready")
+	cmd := exec.Command(exe, mode, "--listen", addr, "--upstream", withToken(upstream, "demo-token"))
+	cmd.Env = append(os.Environ(), env+"=1")
+	t, err := startChild(ctx, mode, cmd, addr, path, "/stats?ready")
 	if t != nil {
 		t.stats = statsJSON
 	}

@@ -80,8 +80,9 @@ func openStore(dir string, remember int, log *slog.Logger) (*store, loaded, erro
 	var db *bolt.DB
 	var file *os.File // bbolt's, so that it can be closed when bbolt panics while opening
 	err := guard(path, func() (err error) {
+		// Not NoFreelistSync: opening such a file rebuilds the freelist with a check whose
+		// errors panic in a goroutine of bbolt's own, which no recover reaches (docs/DECISIONS.md).
 		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout,
-			NoFreelistSync: true, FreelistType: bolt.FreelistMapType,
 			OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
 				f, err := os.OpenFile(name, flag, perm)
 				file = f

@@ -11,7 +11,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,11 +73,10 @@ type Dialect struct {
 	mu        sync.Mutex
 	token     string
 	connectID uint32
-	pong      bool                 // the server wants its pings answered
-	subs      map[uint32]string    // subscribe command id -> channel
-	pending   map[uint32]string    // publish command id -> client_message_id
-	order     []uint32             // of pending, oldest first
-	pos       map[string]*position // by channel
+	pong      bool                     // the server wants its pings answered
+	subs      map[uint32]string        // subscribe command id -> channel
+	pending   *dialect.Pending[uint32] // publish command id -> client_message_id
+	pos       map[string]*position     // by channel
 }
 
 // New returns a Dialect for cfg.
@@ -94,22 +92,16 @@ func New(cfg Config) *Dialect {
 		}
 		m = dialect.NewMapper(dialect.MapperConfig{Routes: routes})
 	}
-	return &Dialect{cfg: cfg, mapper: m, subs: map[uint32]string{}, pending: map[uint32]string{},
+	return &Dialect{cfg: cfg, mapper: m, subs: map[uint32]string{}, pending: dialect.NewPending[uint32](maxPending),
 		pos: map[string]*position{}}
 }
 
 // URL returns the WebSocket URL of a Centrifugo server at base: path, or the base's own path,
 // or DefaultPath when it has none.
 func URL(base, path string) (string, error) {
-	u, err := url.Parse(base)
+	u, err := dialect.WithPath(base, path, DefaultPath)
 	if err != nil {
 		return "", err
-	}
-	switch {
-	case path != "":
-		u.Path = path
-	case u.Path == "" || u.Path == "/":
-		u.Path = DefaultPath
 	}
 	return u.String(), nil
 }

@@ -19,12 +19,7 @@ func (d *Dialect) EncodeMessage(m dialect.OutgoingMessage) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %w", dialect.ErrRefused, err)
 	}
 	d.mu.Lock()
-	d.pending[id] = m.ClientMessageID
-	d.order = append(d.order, id)
-	for len(d.order) > maxPending {
-		delete(d.pending, d.order[0])
-		d.order = d.order[1:]
-	}
+	d.pending.Put(id, m.ClientMessageID)
 	d.mu.Unlock()
 	return frame, nil
 }

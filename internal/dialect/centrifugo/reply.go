@@ -39,8 +39,7 @@ func (d *Dialect) reply(r *protocol.Reply, env dialect.Env, out *dialect.Result)
 	isConnect := r.Id == d.connectID
 	channel, isSub := d.subs[r.Id]
 	delete(d.subs, r.Id)
-	cmid, isPub := d.pending[r.Id]
-	delete(d.pending, r.Id)
+	cmid, isPub := d.pending.Take(r.Id)
 	d.mu.Unlock()
 	switch {
 	case isConnect:

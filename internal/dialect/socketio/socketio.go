@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,15 +79,14 @@ type Dialect struct {
 	maxPayload atomic.Int64 // the server's, from its open packet; 0 = unknown
 
 	mu      sync.Mutex
-	token   string // the current connection's, for its connect packet
-	pending map[int64]string
-	order   []int64
+	token   string                  // the current connection's, for its connect packet
+	pending *dialect.Pending[int64] // acknowledgement id -> client_message_id
 }
 
 // New returns a Dialect for cfg.
 func New(cfg Config) *Dialect {
 	d := &Dialect{nsp: cfg.Namespace, mapper: cfg.Mapper, args: cfg.Args, emit: map[string]Emit{},
-		auth: cfg.AuthToken, ackIDs: cfg.AckIDs, ackError: cfg.AckError, pending: map[int64]string{}}
+		auth: cfg.AuthToken, ackIDs: cfg.AckIDs, ackError: cfg.AckError, pending: dialect.NewPending[int64](maxPending)}
 	if d.nsp == "" {
 		d.nsp = "/"
 	}
@@ -114,15 +112,9 @@ func New(cfg Config) *Dialect {
 // own path, or DefaultPath when it has none) with EIO=4 and transport=websocket added to the
 // query.
 func URL(base, path string) (string, error) {
-	u, err := url.Parse(base)
+	u, err := dialect.WithPath(base, path, DefaultPath)
 	if err != nil {
 		return "", err
-	}
-	switch {
-	case path != "":
-		u.Path = path
-	case u.Path == "" || u.Path == "/":
-		u.Path = DefaultPath
 	}
 	q := u.Query()
 	q.Set("EIO", "4")
@@ -284,8 +276,7 @@ func (d *Dialect) event(p packet, frame []byte, env dialect.Env, out *dialect.Re
 // ack takes the server's acknowledgement of a message.
 func (d *Dialect) ack(p packet, out *dialect.Result) {
 	d.mu.Lock()
-	cmid, ok := d.pending[p.id]
-	delete(d.pending, p.id)
+	cmid, ok := d.pending.Take(p.id)
 	d.mu.Unlock()
 	if !ok {
 		return // not ours, or forgotten
@@ -323,12 +314,7 @@ func (d *Dialect) EncodeMessage(m dialect.OutgoingMessage) ([]byte, error) {
 	}
 	if id >= 0 {
 		d.mu.Lock()
-		d.pending[id] = m.ClientMessageID
-		d.order = append(d.order, id)
-		for len(d.order) > maxPending {
-			delete(d.pending, d.order[0])
-			d.order = d.order[1:]
-		}
+		d.pending.Put(id, m.ClientMessageID)
 		d.mu.Unlock()
 	}
 	return frame, nil
