@@ -78,6 +78,19 @@ type Result struct {
 	Err error
 }
 
+// AddMapped records the outcome of Mapper.Map for one unit: its event, its refusal, or (not
+// known) one more unit of a type nothing routes.
+func (r *Result) AddMapped(e Event, rej *Reject, known bool) {
+	switch {
+	case !known:
+		r.Unknown++
+	case rej != nil:
+		r.Rejects = append(r.Rejects, *rej)
+	default:
+		r.Events = append(r.Events, e)
+	}
+}
+
 // Reset empties r for the next frame, keeping its memory.
 func (r *Result) Reset() {
 	clear(r.Events) // drop references to published data

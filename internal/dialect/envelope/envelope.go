@@ -126,15 +126,7 @@ func (d *Dialect) unit(u []byte, env dialect.Env, out *dialect.Result) {
 		out.Rejects = append(out.Rejects, dialect.Reject{Type: typ, Reason: reason, Bytes: len(u)})
 		return
 	}
-	e, rej, known := d.mapper.Map(typ, payload, u, env)
-	switch {
-	case !known:
-		out.Unknown++
-	case rej != nil:
-		out.Rejects = append(out.Rejects, *rej)
-	default:
-		out.Events = append(out.Events, e)
-	}
+	out.AddMapped(d.mapper.Map(typ, payload, u, env))
 }
 
 const reasonNotJSON = "not json"

@@ -262,15 +262,7 @@ func (d *Dialect) event(p packet, frame []byte, env dialect.Env, out *dialect.Re
 		}
 		return
 	}
-	e, rej, known := d.mapper.Map(name, payload, frame, env)
-	switch {
-	case !known:
-		out.Unknown++
-	case rej != nil:
-		out.Rejects = append(out.Rejects, *rej)
-	default:
-		out.Events = append(out.Events, e)
-	}
+	out.AddMapped(d.mapper.Map(name, payload, frame, env))
 }
 
 // ack takes the server's acknowledgement of a message.
